@@ -1,0 +1,43 @@
+"""airsocket asyncio-API echo server (API.md section 2).
+
+python bench/servers/airsocket_echo.py PORT [--uvloop] [--deflate] [--broadcast]
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _benchlib as B  # noqa: E402
+
+B.add_src_to_path()
+import airsocket  # noqa: E402
+
+args = B.server_args()
+conns = set()
+
+
+async def echo(ws):
+    async for message in ws:
+        await ws.send(message)
+
+
+async def broadcast(ws):
+    conns.add(ws)
+    try:
+        async for message in ws:
+            for w in list(conns):
+                await w.send(message)
+    finally:
+        conns.discard(ws)
+
+
+async def main():
+    B.raise_nofile()
+    # NB: API.md fixes no compression level option; airsocket's own "deflate" defaults apply.
+    async with airsocket.serve(broadcast if args.broadcast else echo, "127.0.0.1", args.port,
+                               compression="deflate" if args.deflate else None,
+                               max_message_size=B.MAX_SIZE, ping_interval=None):
+        B.ready(args.port)
+        await B.serve_until_stopped()
+
+
+B.run_loop(main, args.uvloop)

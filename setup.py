@@ -1,0 +1,22 @@
+"""Builds the optional C accelerator; the package works without it.
+
+Set AIRSOCKET_NO_EXTENSION=1 to skip the build. A failed build (no compiler)
+leaves the pure-Python path, which passes the same tests.
+"""
+
+import os
+
+from setuptools import Extension, setup
+
+ext_modules = []
+if not os.environ.get("AIRSOCKET_NO_EXTENSION"):
+    ext_modules.append(
+        Extension(
+            "airsocket._speedups",
+            sources=["src/airsocket/_speedups.c"],
+            optional=True,
+            extra_compile_args=["-O3"],
+        )
+    )
+
+setup(ext_modules=ext_modules)

@@ -1,0 +1,106 @@
+"""The asyncio client: :func:`connect`."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as ssl_module
+from collections.abc import Generator
+from types import TracebackType
+from typing import Any
+
+from ..protocol.connection import Connection as CoreConnection
+from ..protocol.connection import Role
+from ..protocol.exceptions import ArgumentError
+from ..protocol.options import Options
+from ..protocol.uri import WebSocketURI, parse_uri
+from .connection import Connection
+from .engine import Engine
+
+__all__ = ["connect", "open_connection"]
+
+
+def client_ssl_context(uri: WebSocketURI, options: Options) -> ssl_module.SSLContext | None:
+    """The TLS context for ``uri``: the given one, a verifying default, or None.
+
+    Raises:
+        ArgumentError: an ``ssl`` context was given for a ws:// URL.
+    """
+    if not uri.secure:
+        if options.ssl is not None:
+            raise ArgumentError("ssl= was given for a ws:// URL; use wss://")
+        return None
+    if options.ssl is None:
+        return ssl_module.create_default_context()
+    if not isinstance(options.ssl, ssl_module.SSLContext):
+        raise ArgumentError("ssl must be an ssl.SSLContext")
+    return options.ssl
+
+
+async def open_connection(uri: str, options: Options) -> Connection:
+    """Open a client connection to ``uri``, bounded by ``open_timeout``.
+
+    Raises:
+        InvalidURI: ``uri`` is not a ws:// or wss:// URL.
+        InvalidHandshake: the server refused or botched the upgrade.
+        OSError: TCP or TLS failed (``ssl.SSLCertVerificationError`` included).
+        TimeoutError: ``open_timeout`` passed.
+    """
+    wsuri = parse_uri(uri)
+    context = client_ssl_context(wsuri, options)
+    loop = asyncio.get_running_loop()
+    core = CoreConnection(Role.CLIENT, options)
+    core.connect(wsuri)
+    engine = Engine(core, None, loop)
+    connection = Connection(engine)
+
+    async def opening() -> None:
+        await loop.create_connection(
+            lambda: engine,
+            wsuri.host,
+            wsuri.port,
+            ssl=context,
+            server_hostname=wsuri.host if context is not None else None,
+        )
+        await engine.opened
+
+    try:
+        await asyncio.wait_for(opening(), options.open_timeout)
+    except asyncio.TimeoutError:
+        engine.abort()
+        raise TimeoutError(f"timed out opening {uri}") from None
+    except BaseException:
+        engine.abort()
+        raise
+    return connection
+
+
+class connect:  # noqa: N801 - used like a function, as in ``async with connect(...)``
+    """Connect to a WebSocket server: ``await connect(url)`` or ``async with connect(url)``.
+
+    Args:
+        uri: a ws:// or wss:// URL.
+        subprotocols: subprotocols to offer, in order of preference.
+        **options: any :class:`airsocket.Options` field (compression,
+            max_message_size, open_timeout, ssl, extra_headers, ...).
+    """
+
+    def __init__(self, uri: str, *, subprotocols: list[str] | None = None, **options: Any) -> None:
+        self.uri = uri
+        self.options = Options.build(subprotocols=subprotocols, **options)
+        self._connection: Connection | None = None
+
+    def __await__(self) -> Generator[Any, None, Connection]:
+        return open_connection(self.uri, self.options).__await__()
+
+    async def __aenter__(self) -> Connection:
+        self._connection = await open_connection(self.uri, self.options)
+        return self._connection
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._connection is not None, "__aenter__ ran"
+        await self._connection.close()

@@ -1,0 +1,212 @@
+"""The awaitable WebSocket connection: one listener of the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any
+
+from ..protocol.connection import State
+from ..protocol.exceptions import ArgumentError, ConnectionClosedOK
+from ..protocol.frames import CloseCode
+from ..protocol.http import Request, Response
+from .engine import Engine
+
+__all__ = ["Connection"]
+
+Message = str | bytes
+
+
+class Connection:
+    """A WebSocket connection with awaitable ``send``, ``recv``, ``ping``, ``close``.
+
+    Made by :func:`airsocket.connect` (client) or handed to a
+    :func:`airsocket.serve` handler (server). Iterate over it to receive
+    messages until the peer closes normally.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        engine.listener = self
+        self._messages: collections.deque[Message] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._max_queue = engine.options.max_queue
+        #: Seconds of the last ping's round trip (keepalive included); 0 before any.
+        self.latency = 0.0
+
+    # ------------------------------------------------------------------
+    # What the engine reports
+
+    def on_open(self) -> None:
+        """The handshake succeeded."""
+
+    def on_message(self, data: Message) -> None:
+        """Queue a message for ``recv``; pause reading when ``max_queue`` is reached."""
+        messages = self._messages
+        messages.append(data)
+        if self._waiter is not None:
+            self._wake()
+        if len(messages) >= self._max_queue > 0:
+            self.engine.pause_reading()
+
+    def on_ping(self, data: bytes) -> None:
+        """PINGs are answered by the core."""
+
+    def on_pong(self, data: bytes) -> None:
+        """PONGs settle ``ping()`` in the engine."""
+
+    def on_close(self, error: BaseException | None) -> None:
+        """Wake a pending ``recv`` so that it raises ConnectionClosed."""
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # ------------------------------------------------------------------
+    # The API
+
+    async def recv(self) -> Message:
+        """Return the next message: str for text, bytes for binary.
+
+        Raises:
+            ConnectionClosed: the connection closed (OK or Error subclass).
+            RuntimeError: another coroutine is already waiting in ``recv``.
+        """
+        messages = self._messages
+        while not messages:
+            if self.engine.closed.done():
+                raise self.engine.core.closed_error()
+            if self._waiter is not None:
+                raise RuntimeError("another coroutine is already waiting for the next message")
+            self.engine.flush_deferred()
+            self._waiter = self.engine.loop.create_future()
+            await self._waiter
+        data = messages.popleft()
+        if len(messages) <= self._max_queue // 4:
+            self.engine.resume_reading()
+        return data
+
+    async def send(self, message: str | bytes | bytearray | memoryview) -> None:
+        """Send a message: str as text, bytes-like as binary.
+
+        Waits while more than ``write_limit`` bytes wait to be written.
+        Sends made while received messages are still queued are coalesced
+        into one write at the end of this loop iteration (bench: "pipelined").
+
+        Raises:
+            ConnectionClosed: the connection is closing or closed.
+            ArgumentError: ``message`` is neither str nor bytes-like.
+        """
+        engine = self.engine
+        if engine.core.state is not State.OPEN:
+            raise engine.core.closed_error()
+        if not isinstance(message, (str, bytes, bytearray, memoryview)):
+            raise ArgumentError(f"cannot send {type(message).__name__}: use str or bytes")
+        engine.send(message, defer=bool(self._messages))
+        if engine.write_paused:
+            await engine.drain()
+
+    async def ping(self, data: bytes | None = None) -> float:
+        """Send a PING and return the seconds until its PONG came back.
+
+        Raises:
+            ConnectionClosed: the connection closed before the PONG came.
+        """
+        if self.engine.core.state is not State.OPEN:
+            raise self.engine.core.closed_error()
+        waiter = self.engine.ping(data)
+        try:
+            self.latency = await asyncio.shield(waiter)
+        except asyncio.CancelledError:
+            if waiter.cancelled() and self.engine.closed.done():
+                raise self.engine.core.closed_error() from None
+            raise
+        return self.latency
+
+    async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Close with ``code`` and ``reason``; returns when TCP is closed.
+
+        Waits at most ``close_timeout`` for the peer, then drops the connection.
+        """
+        self.engine.close(code, reason)
+        await asyncio.shield(self.engine.closed)
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is closed."""
+        await asyncio.shield(self.engine.closed)
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self
+
+    async def __anext__(self) -> Message:
+        try:
+            return await self.recv()
+        except ConnectionClosedOK:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> Connection:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------
+    # Properties
+
+    @property
+    def state(self) -> State:
+        """CONNECTING, OPEN, CLOSING or CLOSED."""
+        return self.engine.core.state
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The negotiated subprotocol, or None."""
+        return self.engine.core.subprotocol
+
+    @property
+    def request(self) -> Request | None:
+        """The upgrade request."""
+        return self.engine.core.request
+
+    @property
+    def response(self) -> Response | None:
+        """The upgrade response."""
+        return self.engine.core.response
+
+    @property
+    def close_code(self) -> int | None:
+        """The peer's close code once closed (1005 none given, 1006 none came)."""
+        return self.engine.core.close_code if self.engine.closed.done() else None
+
+    @property
+    def close_reason(self) -> str | None:
+        """The peer's close reason once closed."""
+        return self.engine.core.close_reason if self.engine.closed.done() else None
+
+    @property
+    def remote_address(self) -> Any:
+        """The peer's address, as the socket reports it."""
+        transport = self.engine.transport
+        return transport.get_extra_info("peername") if transport is not None else None
+
+    @property
+    def local_address(self) -> Any:
+        """Our address, as the socket reports it."""
+        transport = self.engine.transport
+        return transport.get_extra_info("sockname") if transport is not None else None
+
+    def __repr__(self) -> str:
+        return f"<airsocket Connection {self.state.name} {self.remote_address}>"
+
+

@@ -1,0 +1,478 @@
+"""The asyncio engine: an ``asyncio.Protocol`` that drives the sans-I/O core.
+
+It owns the transport, the timers (open, close, keepalive) and flow control,
+and reports to exactly one listener (:class:`Listener`). It never awaits:
+the awaitable API (:mod:`.connection`) and the AIR API are listeners on top.
+
+Writes are coalesced: what the core produces while the engine handles one
+``data_received`` (PONGs, close echoes, and what listeners send from their
+callbacks) leaves in one write. A send made at any other time is written
+at once. One ``write`` system call costs 5-6 us here, parsing a 64-byte
+frame about 1.2 us: coalescing is what lets a server answer a burst of 256
+frames with one write (bench/README.md, "burst").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ..protocol.connection import END_OF_STREAM, Connection, Role, State
+from ..protocol.events import (
+    BinaryMessage,
+    CloseReceived,
+    ConnectionFailed,
+    Event,
+    HandshakeFailed,
+    Opened,
+    Ping,
+    Pong,
+    RequestReceived,
+    TextMessage,
+)
+from ..protocol.exceptions import InvalidHandshake, InvalidState, WebSocketError
+from ..protocol.frames import CloseCode
+from ..protocol.http import Request, Response
+
+__all__ = ["Engine", "Listener"]
+
+logger = logging.getLogger("airsocket")
+
+#: Above this many bytes, queued chunks are written one by one instead of
+#: joined: joining would copy a large payload only to save a system call.
+_JOIN_LIMIT = 64 * 1024
+
+
+class Listener(Protocol):
+    """What the engine reports to; implemented by each public API."""
+
+    def on_open(self) -> None:
+        """The opening handshake succeeded."""
+
+    def on_message(self, data: str | bytes) -> None:
+        """A whole message arrived (str for text, bytes for binary)."""
+
+    def on_ping(self, data: bytes) -> None:
+        """A PING arrived; its PONG is already written."""
+
+    def on_pong(self, data: bytes) -> None:
+        """A PONG arrived."""
+
+    def on_close(self, error: BaseException | None) -> None:
+        """The connection is closed (TCP included); read codes from the engine.
+
+        ``error`` is what went wrong, if anything: an ``InvalidHandshake``, a
+        ``ProtocolError`` we failed the connection with, or an ``OSError``.
+        """
+
+
+class Engine(asyncio.Protocol):
+    """Drives one :class:`Connection` over one asyncio transport.
+
+    Args:
+        core: the sans-I/O connection (a client has already called connect()).
+        listener: receives the events; may be set later, before the transport.
+        loop: the running event loop.
+    """
+
+    def __init__(
+        self,
+        core: Connection,
+        listener: Listener | None,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.core = core
+        self.listener: Listener = listener if listener is not None else _NullListener()
+        self.loop = loop
+        self.options = core.options
+        self.transport: asyncio.Transport | None = None
+        #: Resolved when the handshake succeeds; fails with the handshake error.
+        self.opened: asyncio.Future[None] = loop.create_future()
+        #: Resolved when the TCP connection is closed.
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.error: BaseException | None = None
+        #: Server: called with the Request; may return a Response to refuse it.
+        self.request_hook: Callable[[Request], Any] | None = None
+        self._receiving = False
+        self._flush_scheduled = False
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._open_timer: asyncio.TimerHandle | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
+        self._reading_paused = False
+
+    # ------------------------------------------------------------------
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Start the handshake timer and write the client's request."""
+        assert isinstance(transport, asyncio.Transport), "a stream transport"
+        self.transport = transport
+        limit = self.options.write_limit
+        transport.set_write_buffer_limits(high=limit, low=limit // 4)
+        if self.options.open_timeout is not None:
+            self._open_timer = self.loop.call_later(
+                self.options.open_timeout, self._open_timed_out
+            )
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the core, write what it queued, then hand events up."""
+        core = self.core
+        events = core.receive_data(data)
+        if core.wants_write:
+            self._flush()  # the PONG is on the wire before the PING is dispatched
+        if events:
+            self._receiving = True
+            try:
+                self._dispatch(events)
+            finally:
+                self._receiving = False
+            if core.wants_write:
+                self._flush()
+
+    def eof_received(self) -> bool | None:
+        """The peer ended its stream; let the transport close."""
+        self._dispatch(self.core.receive_eof())
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Finish: stop the timers, settle the futures, tell the listener."""
+        self.core.receive_eof()
+        for timer in (self._open_timer, self._close_timer, self._ping_timer):
+            if timer is not None:
+                timer.cancel()
+        if self.error is None and exc is not None:
+            self.error = exc
+        if not self.opened.done():
+            self.opened.set_exception(self._opening_error())
+            self.opened.exception()  # the failure is also reported to on_close
+        for _, waiter in self._pings.values():
+            if not waiter.done():
+                waiter.cancel()
+        self._pings.clear()
+        self._wake_drain()
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.listener.on_close(self.error)
+
+    def pause_writing(self) -> None:
+        """The transport's buffer is over ``write_limit``."""
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        """The transport's buffer drained below a quarter of ``write_limit``."""
+        self._write_paused = False
+        self._wake_drain()
+
+    # ------------------------------------------------------------------
+    # Events
+
+    def _dispatch(self, events: list[Event]) -> None:
+        listener = self.listener
+        for event in events:
+            kind = type(event)
+            if kind is BinaryMessage or kind is TextMessage:
+                listener.on_message(event.data)  # type: ignore[attr-defined]
+            elif kind is Ping:
+                listener.on_ping(event.data)  # type: ignore[attr-defined]
+            elif kind is Pong:
+                self._pong_received(event.data)  # type: ignore[attr-defined]
+                listener.on_pong(event.data)  # type: ignore[attr-defined]
+            elif kind is Opened:
+                self._opened()
+            elif kind is RequestReceived:
+                self._request_received(event.request)  # type: ignore[attr-defined]
+            elif kind is HandshakeFailed:
+                self.error = event.error  # type: ignore[attr-defined]
+                self._flush()
+                if self.core.role is Role.CLIENT and self.transport is not None:
+                    self.transport.close()
+            elif kind is ConnectionFailed:
+                self.error = event.error  # type: ignore[attr-defined]
+                logger.debug("failing the connection: %s", event.error)  # type: ignore[attr-defined]
+            else:
+                assert kind is CloseReceived, f"unexpected event {event!r}"
+
+    def _opened(self) -> None:
+        if self._open_timer is not None:
+            self._open_timer.cancel()
+            self._open_timer = None
+        if not self.opened.done():
+            self.opened.set_result(None)
+        self._schedule_ping()
+        self.listener.on_open()
+
+    def _request_received(self, request: Request) -> None:
+        hook = self.request_hook
+        if hook is None:
+            self._answer_request(None)
+            return
+        try:
+            answer = hook(request)
+        except Exception as exc:  # a failing hook is a server error, not a crash
+            logger.exception("process_request failed")
+            self._answer_request(exc)
+            return
+        if asyncio.iscoroutine(answer) or isinstance(answer, asyncio.Future):
+            task = asyncio.ensure_future(answer)
+            task.add_done_callback(self._request_hook_done)
+        else:
+            self._answer_request(answer)
+
+    def _request_hook_done(self, task: asyncio.Future[Any]) -> None:
+        if task.cancelled():
+            self._answer_request(asyncio.CancelledError())
+        elif task.exception() is not None:
+            logger.error("process_request failed", exc_info=task.exception())
+            self._answer_request(task.exception())
+        else:
+            self._answer_request(task.result())
+
+    def _answer_request(self, answer: Any) -> None:
+        core = self.core
+        if core.state is not State.CONNECTING or self.transport is None:
+            return  # the connection went away while the hook ran
+        if isinstance(answer, Response):
+            core.reject(answer)
+            self.error = InvalidHandshake(f"refused by process_request: HTTP {answer.status}")
+        elif isinstance(answer, InvalidHandshake):
+            core.reject(answer.http_status)
+            self.error = answer
+        elif isinstance(answer, BaseException):
+            core.reject(500)
+            self.error = answer
+        else:
+            try:
+                events = core.accept()
+            except Exception as exc:  # select_subprotocol failed: refuse, keep serving
+                logger.exception("accepting the upgrade failed")
+                core.reject(500)
+                self.error = exc
+                self._flush()
+                return
+            self._flush()
+            self._dispatch(events)
+        self._flush()
+
+    # ------------------------------------------------------------------
+    # Sending
+
+    def send(self, data: str | bytes | bytearray | memoryview, defer: bool = False) -> None:
+        """Send a message: str as text, bytes-like as binary.
+
+        With ``defer``, the write waits for the end of this loop iteration so
+        that the sends of one batch share one system call.
+
+        Raises:
+            InvalidState: the connection is not OPEN.
+        """
+        if type(data) is str:
+            self.core.send_text(data)
+        else:
+            self.core.send_binary(data)  # type: ignore[arg-type]
+        if self._receiving:
+            return
+        if not defer:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self.flush_deferred)
+
+    def flush_deferred(self) -> None:
+        """Write what deferred sends queued (a no-op when nothing waits)."""
+        self._flush_scheduled = False
+        if self.core.wants_write:
+            self._flush()
+
+    def send_frame_control(self, opcode: int, data: bytes) -> None:
+        """Send a PING (9) or PONG (10) with ``data``.
+
+        Raises:
+            ArgumentError: ``data`` is over 125 bytes.
+            InvalidState: the connection is not OPEN.
+        """
+        if opcode == 9:
+            self.core.send_ping(data)
+        else:
+            self.core.send_pong(data)
+        if not self._receiving:
+            self._flush()
+
+    def ping(self, data: bytes | None = None) -> asyncio.Future[float]:
+        """Send a PING; the future gives the seconds until its PONG came back.
+
+        Raises:
+            InvalidState: the connection is not OPEN.
+        """
+        if data is None:
+            data = os.urandom(4)
+            while data in self._pings:
+                data = os.urandom(4)
+        elif data in self._pings:
+            raise InvalidState("a ping with this payload is already waiting")
+        self.send_frame_control(9, data)
+        waiter: asyncio.Future[float] = self.loop.create_future()
+        self._pings[data] = (self.loop.time(), waiter)
+        return waiter
+
+    def _pong_received(self, data: bytes) -> None:
+        if data not in self._pings:
+            return
+        now = self.loop.time()
+        # A PONG answers its PING and every PING sent before it (RFC 6455 5.5.3).
+        for key in list(self._pings):
+            sent, waiter = self._pings.pop(key)
+            if not waiter.done():
+                waiter.set_result(now - sent)
+            if key == data:
+                break
+
+    def close(self, code: int | None = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Start the closing handshake; ``closed`` resolves when TCP is closed.
+
+        Does nothing if the connection is already closing. Raises
+        ``ArgumentError`` for a code that may not be sent.
+        """
+        core = self.core
+        if core.state is State.OPEN:
+            core.send_close(code, reason)
+            self._flush()
+        elif core.state is State.CONNECTING:
+            self.abort()
+
+    def fail(self, code: int, reason: str) -> None:
+        """Fail the connection from our side with ``code`` (e.g. 1011)."""
+        self.core.fail(code, reason)
+        self._flush()
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def drain(self) -> None:
+        """Wait while the transport's buffer is over ``write_limit``."""
+        while self._write_paused and self.transport is not None and not self.closed.done():
+            if self._drain_waiter is None:
+                self._drain_waiter = self.loop.create_future()
+            await self._drain_waiter
+
+    def _wake_drain(self) -> None:
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def pause_reading(self) -> None:
+        """Stop reading from the transport (the application's queue is full)."""
+        if not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read from the transport again."""
+        if self._reading_paused and self.transport is not None:
+            self._reading_paused = False
+            if not self.transport.is_closing():
+                self.transport.resume_reading()
+
+    @property
+    def write_paused(self) -> bool:
+        """Whether the transport's buffer is over ``write_limit``."""
+        return self._write_paused
+
+    # ------------------------------------------------------------------
+    # Writing and timers
+
+    def _flush(self) -> None:
+        out = self.core.data_to_send()
+        transport = self.transport
+        if transport is None or not out:
+            return
+        if len(out) == 1 and out[0]:
+            transport.write(out[0])
+        else:
+            end = END_OF_STREAM in out
+            chunks = [chunk for chunk in out if chunk]
+            if sum(map(len, chunks)) <= _JOIN_LIMIT:
+                transport.write(b"".join(chunks))
+            else:
+                for chunk in chunks:
+                    transport.write(chunk)
+            if end:
+                self._end_stream(transport)
+        if self._close_timer is None and self.core.state >= State.CLOSING:
+            self._arm_close_timer()
+
+    def _end_stream(self, transport: asyncio.Transport) -> None:
+        # Half-close (FIN) and keep reading: closing with unread input would
+        # send a RST that can destroy our close frame in flight.
+        if transport.can_write_eof():
+            transport.write_eof()
+        else:
+            transport.close()
+        self._arm_close_timer()
+
+    def _arm_close_timer(self) -> None:
+        if self._close_timer is None:
+            timeout = self.options.close_timeout
+            delay = timeout if timeout is not None else 3600.0
+            self._close_timer = self.loop.call_later(delay, self.abort)
+
+    def _open_timed_out(self) -> None:
+        self._open_timer = None
+        if self.core.state is State.CONNECTING:
+            self.error = TimeoutError("timed out during the opening handshake")
+            self.abort()
+
+    def _opening_error(self) -> BaseException:
+        error = self.error
+        if isinstance(error, (WebSocketError, OSError)):
+            return error
+        return InvalidHandshake("connection closed during the opening handshake")
+
+    def _schedule_ping(self) -> None:
+        interval = self.options.ping_interval
+        if interval is not None:
+            self._ping_timer = self.loop.call_later(interval, self._keepalive)
+
+    def _keepalive(self) -> None:
+        self._ping_timer = None
+        if self.core.state is not State.OPEN:
+            return
+        waiter = self.ping()
+        timeout = self.options.ping_timeout
+        if timeout is not None:
+            self.loop.call_later(timeout, self._keepalive_expired, waiter)
+        self._schedule_ping()
+
+    def _keepalive_expired(self, waiter: asyncio.Future[float]) -> None:
+        if not waiter.done():
+            waiter.cancel()
+            self.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+
+
+class _NullListener:
+    """Stands in until the real listener is attached."""
+
+    def on_open(self) -> None:
+        """Ignore."""
+
+    def on_message(self, data: str | bytes) -> None:
+        """Ignore."""
+
+    def on_ping(self, data: bytes) -> None:
+        """Ignore."""
+
+    def on_pong(self, data: bytes) -> None:
+        """Ignore."""
+
+    def on_close(self, error: BaseException | None) -> None:
+        """Ignore."""

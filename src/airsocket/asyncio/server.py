@@ -1,0 +1,173 @@
+"""The asyncio server: :func:`serve` and :class:`Server`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Generator
+from types import TracebackType
+from typing import Any
+
+from ..protocol.connection import Connection as CoreConnection
+from ..protocol.connection import Role
+from ..protocol.frames import CloseCode
+from ..protocol.http import Request
+from ..protocol.options import Options
+from .connection import Connection
+from .engine import Engine
+
+__all__ = ["Server", "serve"]
+
+logger = logging.getLogger("airsocket")
+
+Handler = Callable[[Connection], Awaitable[Any]]
+
+
+class Server:
+    """A listening WebSocket server; each connection runs ``handler(connection)``.
+
+    When the handler returns, the connection is closed with 1000; when it
+    raises, with 1011 (the exception is logged). Made by :func:`serve`.
+    """
+
+    def __init__(self, handler: Handler, options: Options) -> None:
+        self.handler = handler
+        self.options = options
+        self.connections: set[Connection] = set()
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def engine_factory(self) -> Engine:
+        """Make the engine (and connection) for one accepted TCP connection."""
+        loop = asyncio.get_running_loop()
+        engine = Engine(CoreConnection(Role.SERVER, self.options), None, loop)
+        connection = Connection(engine)
+        hook = self.options.process_request
+        if hook is not None:
+            engine.request_hook = _bind_hook(hook, connection)
+        engine.opened.add_done_callback(lambda opened: self._opened(opened, connection))
+        return engine
+
+    def _opened(self, opened: asyncio.Future[None], connection: Connection) -> None:
+        if opened.cancelled() or opened.exception() is not None:
+            return
+        self.connections.add(connection)
+        task = asyncio.ensure_future(self._run_handler(connection))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_handler(self, connection: Connection) -> None:
+        code = CloseCode.NORMAL_CLOSURE
+        try:
+            await self.handler(connection)
+        except Exception:
+            logger.exception("connection handler failed")
+            code = CloseCode.INTERNAL_ERROR
+        finally:
+            try:
+                await connection.close(code)
+            finally:
+                self.connections.discard(connection)
+
+    async def start(self, host: str | None, port: int | None, sock: socket.socket | None) -> None:
+        """Listen on ``host``:``port`` (or adopt the listening ``sock``)."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self.engine_factory, host, port, sock=sock, ssl=self.options.ssl
+        )
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        """The listening sockets."""
+        return tuple(self._server.sockets) if self._server is not None else ()
+
+    def close(self, close_connections: bool = True) -> None:
+        """Stop listening; close open connections with 1001 (going away)."""
+        if self._server is not None:
+            self._server.close()
+        if close_connections:
+            for connection in list(self.connections):
+                connection.engine.close(CloseCode.GOING_AWAY)
+
+    async def wait_closed(self) -> None:
+        """Wait until the server and every handler are done."""
+        if self._server is not None:
+            await self._server.wait_closed()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled, then close."""
+        assert self._server is not None, "start() ran"
+        try:
+            await self._server.serve_forever()
+        finally:
+            self.close()
+            await self.wait_closed()
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+        await self.wait_closed()
+
+
+def _bind_hook(hook: Callable[..., Any], connection: Connection) -> Callable[[Request], Any]:
+    def bound(request: Request) -> Any:
+        return hook(connection, request)
+
+    return bound
+
+
+class serve:  # noqa: N801 - used like a function, as in ``async with serve(...)``
+    """Start a WebSocket server: ``await serve(...)`` or ``async with serve(...)``.
+
+    Args:
+        handler: ``async def handler(connection)``, run once per connection.
+        host: the address to listen on (None: all interfaces).
+        port: the TCP port (0: any free port; read it from ``server.sockets``).
+        sock: an already listening socket to serve on instead.
+        subprotocols: subprotocols accepted, in order of preference.
+        **options: any :class:`airsocket.Options` field, and on the server
+            ``select_subprotocol``, ``process_request(connection, request)``
+            (return a :class:`airsocket.Response` to answer plain HTTP), ``origins``.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        sock: socket.socket | None = None,
+        subprotocols: list[str] | None = None,
+        **options: Any,
+    ) -> None:
+        self.server = Server(handler, Options.build(subprotocols=subprotocols, **options))
+        self._where = (host, port, sock)
+
+    async def _start(self) -> Server:
+        await self.server.start(*self._where)
+        return self.server
+
+    def __await__(self) -> Generator[Any, None, Server]:
+        return self._start().__await__()
+
+    async def __aenter__(self) -> Server:
+        return await self._start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.server.close()
+        await self.server.wait_closed()

@@ -1,0 +1,151 @@
+"""Frames on the wire (RFC 6455 section 5): opcodes, close codes, headers.
+
+Parsing lives in :mod:`connection`'s receive loop (one flat loop over the
+buffer is the hot path); this module holds the pieces both directions share:
+the constants, the header serializer and the close-frame payload.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+
+from .exceptions import ArgumentError, InvalidPayload, ProtocolError
+from .masking import apply_mask
+
+__all__ = [
+    "CloseCode",
+    "Opcode",
+    "is_sendable_close_code",
+    "is_valid_close_code",
+    "parse_close",
+    "serialize_close",
+    "serialize_frame",
+]
+
+
+class Opcode(enum.IntEnum):
+    """Frame opcodes (RFC 6455 5.2); also the AIR ``format`` of a WebSocketEvent."""
+
+    CONT = 0x0
+    TEXT = 0x1
+    BINARY = 0x2
+    CLOSE = 0x8
+    PING = 0x9
+    PONG = 0xA
+
+
+class CloseCode(enum.IntEnum):
+    """Close status codes (RFC 6455 7.4.1 and the IANA registry)."""
+
+    NORMAL_CLOSURE = 1000
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    UNSUPPORTED_DATA = 1003
+    NO_STATUS_RCVD = 1005
+    ABNORMAL_CLOSURE = 1006
+    INVALID_DATA = 1007
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+    MANDATORY_EXTENSION = 1010
+    INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012
+    TRY_AGAIN_LATER = 1013
+    BAD_GATEWAY = 1014
+    TLS_HANDSHAKE = 1015
+
+
+#: Largest payload of a control frame (RFC 6455 5.5).
+MAX_CONTROL_PAYLOAD = 125
+
+_HEAD_7 = struct.Struct("!BB").pack
+_HEAD_16 = struct.Struct("!BBH").pack
+_HEAD_64 = struct.Struct("!BBQ").pack
+_CLOSE_CODE = struct.Struct("!H")
+
+
+def is_valid_close_code(code: int) -> bool:
+    """Whether ``code`` may appear in a close frame on the wire (RFC 6455 7.4).
+
+    1005, 1006 and 1015 are reserved for reporting and MUST NOT be sent
+    (RFC 6455 7.4.1); 1004 and 1016-2999 are reserved or unassigned.
+    """
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+#: Local callers may send exactly the codes that are valid on the wire.
+is_sendable_close_code = is_valid_close_code
+
+
+def serialize_frame(
+    opcode: int,
+    payload: bytes | bytearray | memoryview,
+    *,
+    fin: bool = True,
+    rsv1: bool = False,
+    mask: bytes | None = None,
+) -> bytes:
+    """Return one whole frame: header, masking key and (masked) payload.
+
+    Args:
+        opcode: the frame's opcode.
+        payload: the application data.
+        fin: whether this is the last frame of its message.
+        rsv1: the "compressed" bit of permessage-deflate (RFC 7692 6).
+        mask: the 4-byte masking key; a client MUST mask (RFC 6455 5.3).
+    """
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    length = len(payload)
+    mask_bit = 0x80 if mask is not None else 0
+    if length < 126:
+        head = _HEAD_7(first, mask_bit | length)
+    elif length < 65536:
+        head = _HEAD_16(first, mask_bit | 126, length)
+    else:
+        head = _HEAD_64(first, mask_bit | 127, length)
+    if mask is None:
+        return head + payload
+    return head + mask + apply_mask(payload, mask)
+
+
+def serialize_close(code: int | None, reason: str = "") -> bytes:
+    """Return the payload of a close frame (RFC 6455 5.5.1).
+
+    ``code`` None sends an empty close frame (received as 1005).
+
+    Raises:
+        ArgumentError: the code may not be sent, or the reason is too long.
+    """
+    if code is None:
+        if reason:
+            raise ArgumentError("a close reason needs a close code")
+        return b""
+    if not isinstance(code, int) or not is_sendable_close_code(code):
+        raise ArgumentError(f"invalid close code {code!r}: use 1000-1003, 1007-1014 or 3000-4999")
+    if not isinstance(reason, str):
+        raise ArgumentError("the close reason must be a str")
+    encoded = reason.encode()
+    if len(encoded) > MAX_CONTROL_PAYLOAD - 2:
+        raise ArgumentError("the close reason is longer than 123 bytes in UTF-8")
+    return _CLOSE_CODE.pack(code) + encoded
+
+
+def parse_close(payload: bytes) -> tuple[int, str]:
+    """Return ``(code, reason)`` from a received close payload; 1005 if empty.
+
+    Raises:
+        ProtocolError: one byte of payload, or a code not valid on the wire.
+        InvalidPayload: a reason that is not UTF-8 (RFC 6455 5.5.1: 1007).
+    """
+    if not payload:
+        return CloseCode.NO_STATUS_RCVD, ""
+    if len(payload) == 1:
+        raise ProtocolError("close frame with a one-byte payload")
+    (code,) = _CLOSE_CODE.unpack_from(payload)
+    if not is_valid_close_code(code):
+        raise ProtocolError(f"invalid close code {code}")
+    try:
+        reason = payload[2:].decode()
+    except UnicodeDecodeError as exc:
+        raise InvalidPayload("close reason is not valid UTF-8") from exc
+    return code, reason

@@ -1,0 +1,585 @@
+"""The opening handshake of RFC 6455 section 4, for both roles.
+
+Client::
+
+    key = generate_key()
+    request = build_request(uri, key, options, extensions_offer)
+    ... send serialize_request(request); read the head (http.find_head_end)
+    subprotocol, extensions = check_response(parse_response(head, options), key, options)
+
+Server::
+
+    offer = check_request(parse_request(head, options), options)
+    subprotocol = select_subprotocol(offer, options)
+    response = build_accept(offer, options, subprotocol, extensions_response)
+    # on InvalidHandshake as error: response = reject(error, options)
+
+Extensions are only parsed here; permessage-deflate (``deflate.py``) decides
+what to offer and accept.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from http import HTTPStatus
+from typing import TypeVar
+
+from .exceptions import (
+    ArgumentError,
+    InvalidHandshake,
+    InvalidHeader,
+    InvalidOrigin,
+    InvalidStatus,
+    InvalidVersion,
+    NegotiationError,
+)
+from .http import TOKEN_RE, Headers, Request, Response
+from .options import Options
+from .uri import WebSocketURI
+
+__all__ = [
+    "GUID",
+    "ClientOffer",
+    "ExtensionList",
+    "ExtensionParams",
+    "accept_key",
+    "build_accept",
+    "build_request",
+    "check_request",
+    "check_response",
+    "generate_key",
+    "parse_extension_header",
+    "parse_subprotocol_header",
+    "reject",
+    "select_subprotocol",
+    "serialize_extension",
+]
+
+#: The GUID concatenated with Sec-WebSocket-Key (RFC 6455 1.3).
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: The only protocol version this library speaks (RFC 6455 4.1).
+VERSION = "13"
+
+#: Parameters of one extension: ``(name, value or None)`` pairs.
+ExtensionParams = list[tuple[str, str | None]]
+#: A parsed Sec-WebSocket-Extensions header: ``(extension name, params)``.
+ExtensionList = list[tuple[str, ExtensionParams]]
+
+_T = TypeVar("_T")
+
+# quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE (RFC 7230 3.2.6)
+_QUOTED_RE = re.compile(r'"((?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*)"')
+_QUOTED_PAIR_RE = re.compile(r"\\(.)")
+
+
+# --- keys -----------------------------------------------------------------
+
+
+def accept_key(key: str) -> str:
+    """Return the Sec-WebSocket-Accept value for ``key`` (RFC 6455 4.2.2 item 5.4)."""
+    digest = hashlib.sha1((key + GUID).encode("ascii"), usedforsecurity=False).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def generate_key(random_bytes: Callable[[int], bytes] = os.urandom) -> str:
+    """Return a new Sec-WebSocket-Key: 16 random bytes in base64.
+
+    Args:
+        random_bytes: ``f(n) -> n random bytes``; tests inject a fixed source.
+
+    Raises:
+        ArgumentError: ``random_bytes`` did not return 16 bytes.
+    """
+    nonce = random_bytes(16)
+    # RFC 6455 4.1: the nonce MUST be 16 bytes, randomly selected for each connection.
+    if not isinstance(nonce, bytes) or len(nonce) != 16:
+        raise ArgumentError(f"random_bytes(16) returned {nonce!r}, not 16 bytes")
+    return base64.b64encode(nonce).decode("ascii")
+
+
+# --- header value grammar -------------------------------------------------
+
+
+class _Scanner:
+    """A cursor over one header value, raising InvalidHeader on bad syntax."""
+
+    def __init__(self, header: str, text: str) -> None:
+        self.header, self.text, self.pos = header, text, 0
+
+    def error(self, what: str) -> InvalidHeader:
+        return InvalidHeader(f"invalid {self.header} header: {what} at {self.pos} in {self.text!r}")
+
+    def skip_ows(self) -> None:
+        while self.peek() in (" ", "\t"):
+            self.pos += 1
+
+    def peek(self) -> str:
+        return self.text[self.pos : self.pos + 1]
+
+    def expect(self, pattern: re.Pattern[str], what: str) -> str:
+        match = pattern.match(self.text, self.pos)
+        if match is None:
+            raise self.error(f"expected {what}")
+        self.pos = match.end()
+        return match[match.lastindex or 0]
+
+
+def _parse_list(header: str, values: list[str], element: Callable[[_Scanner], _T]) -> list[_T]:
+    """Parse ``#element`` lists (RFC 7230 7) across all values of a header.
+
+    Empty elements are skipped, as RFC 7230 7 says recipients MUST accept them.
+    """
+    result: list[_T] = []
+    for value in values:
+        scanner = _Scanner(header, value)
+        while True:
+            scanner.skip_ows()
+            if scanner.peek() == ",":
+                scanner.pos += 1
+                continue
+            if not scanner.peek():
+                break
+            result.append(element(scanner))
+            scanner.skip_ows()
+            if scanner.peek() not in (",", ""):
+                raise scanner.error("expected ','")
+    return result
+
+
+def _token(scanner: _Scanner) -> str:
+    return scanner.expect(TOKEN_RE, "a token")
+
+
+def _extension(scanner: _Scanner) -> tuple[str, ExtensionParams]:
+    # extension = extension-token *( ";" extension-param ) (RFC 6455 9.1)
+    name = _token(scanner)
+    params: ExtensionParams = []
+    while True:
+        scanner.skip_ows()
+        if scanner.peek() != ";":
+            return name, params
+        scanner.pos += 1
+        scanner.skip_ows()
+        params.append(_extension_param(scanner))
+
+
+def _extension_param(scanner: _Scanner) -> tuple[str, str | None]:
+    # extension-param = token [ "=" (token | quoted-string) ] (RFC 6455 9.1)
+    name = _token(scanner)
+    scanner.skip_ows()
+    if scanner.peek() != "=":
+        return name, None
+    scanner.pos += 1
+    scanner.skip_ows()
+    if scanner.peek() != '"':
+        return name, _token(scanner)
+    value = _QUOTED_PAIR_RE.sub(r"\1", scanner.expect(_QUOTED_RE, "a quoted string"))
+    # RFC 6455 9.1: an unescaped quoted value MUST conform to the token ABNF.
+    if not TOKEN_RE.fullmatch(value):
+        raise scanner.error(f"quoted value {value!r} is not a token")
+    return name, value
+
+
+def parse_extension_header(values: list[str]) -> ExtensionList:
+    """Parse the values of Sec-WebSocket-Extensions headers (RFC 6455 9.1).
+
+    Args:
+        values: every value of the header, e.g. ``headers.get_all(...)``.
+
+    Returns:
+        ``[(extension, [(param, value or None), ...]), ...]`` in order, with
+        quoted values unquoted.
+
+    Raises:
+        InvalidHeader: the syntax is wrong, or a quoted value is not a token.
+    """
+    return _parse_list("Sec-WebSocket-Extensions", values, _extension)
+
+
+def serialize_extension(name: str, params: Sequence[tuple[str, str | None]]) -> str:
+    """Return one Sec-WebSocket-Extensions element, e.g. ``"x; a=1; b"``.
+
+    Join several with ``", "`` for a header value.
+
+    Raises:
+        ArgumentError: a name or value is not a token.
+    """
+    parts = [name]
+    for param, value in params:
+        parts.append(param if value is None else f"{param}={value}")
+    for part in [name, *(p for param in params for p in param if p is not None)]:
+        if not isinstance(part, str) or not TOKEN_RE.fullmatch(part):
+            raise ArgumentError(f"invalid extension name or value {part!r}: must be a token")
+    return "; ".join(parts)
+
+
+def parse_subprotocol_header(values: list[str]) -> list[str]:
+    """Parse the values of Sec-WebSocket-Protocol headers (RFC 6455 4.1).
+
+    Raises:
+        InvalidHeader: an element is not a token.
+    """
+    return _parse_list("Sec-WebSocket-Protocol", values, _token)
+
+
+def _upgrade_protocol(scanner: _Scanner) -> str:
+    # protocol = protocol-name ["/" protocol-version] (RFC 7230 6.7)
+    name = _token(scanner)
+    if scanner.peek() == "/":
+        scanner.pos += 1
+        name += "/" + _token(scanner)
+    return name
+
+
+def _has_token(headers: Headers, name: str, token: str, element: Callable[[_Scanner], str]) -> bool:
+    values = _parse_list(name, headers.get_all(name), element)
+    return any(value.lower() == token for value in values)
+
+
+def _single(headers: Headers, name: str) -> str:
+    values = headers.get_all(name)
+    if len(values) != 1:
+        raise InvalidHeader(f"expected one {name} header, got {len(values)}")
+    return values[0]
+
+
+def _check_upgrade(headers: Headers) -> None:
+    # RFC 6455 4.1 (client) and 4.2.1 (server): Upgrade MUST hold "websocket"
+    # and Connection MUST hold "Upgrade", both ASCII case-insensitive.
+    if not _has_token(headers, "Upgrade", "websocket", _upgrade_protocol):
+        raise InvalidHeader("missing 'websocket' in the Upgrade header")
+    if not _has_token(headers, "Connection", "upgrade", _token):
+        raise InvalidHeader("missing 'Upgrade' in the Connection header")
+
+
+def _add_extra_headers(headers: Headers, options: Options) -> None:
+    extra = options.extra_headers
+    if isinstance(extra, Mapping):
+        extra = list(extra.items())
+    for name, value in extra or ():
+        headers.add(name, value)
+
+
+# --- client ---------------------------------------------------------------
+
+
+def build_request(
+    uri: WebSocketURI, key: str, options: Options, extensions_offer: str | None
+) -> Request:
+    """Build the client's opening handshake request (RFC 6455 4.1).
+
+    Args:
+        uri: where to connect.
+        key: from :func:`generate_key`.
+        options: ``subprotocols``, ``user_agent`` and ``extra_headers`` are used.
+        extensions_offer: the Sec-WebSocket-Extensions value, or None.
+
+    Returns:
+        The request; ``options.extra_headers`` come last, as given.
+
+    Raises:
+        ArgumentError: a subprotocol is not a token or is repeated, or an
+            extra header is invalid.
+    """
+    headers = Headers()
+    # RFC 6455 4.1: the request MUST contain Host, Upgrade, Connection,
+    # Sec-WebSocket-Key and Sec-WebSocket-Version 13.
+    headers.add("Host", uri.host_header)
+    headers.add("Upgrade", "websocket")
+    headers.add("Connection", "Upgrade")
+    headers.add("Sec-WebSocket-Key", key)
+    headers.add("Sec-WebSocket-Version", VERSION)
+    if options.subprotocols:
+        headers.add("Sec-WebSocket-Protocol", _subprotocol_offer(options.subprotocols))
+    if extensions_offer:
+        headers.add("Sec-WebSocket-Extensions", extensions_offer)
+    if options.user_agent is not None:
+        headers.add("User-Agent", options.user_agent)
+    if uri.user_info is not None:
+        credentials = ":".join(uri.user_info).encode("utf-8")  # RFC 7617 2.1 charset
+        headers.add("Authorization", "Basic " + base64.b64encode(credentials).decode("ascii"))
+    _add_extra_headers(headers, options)
+    return Request("GET", uri.resource_name, headers)
+
+
+def _subprotocol_offer(subprotocols: Sequence[str]) -> str:
+    # RFC 6455 4.1: subprotocols MUST be tokens and MUST all be unique.
+    for name in subprotocols:
+        if not TOKEN_RE.fullmatch(name):
+            raise ArgumentError(f"invalid subprotocol {name!r}: must be a token")
+    if len(set(subprotocols)) != len(subprotocols):
+        raise ArgumentError(f"subprotocols must be unique: {list(subprotocols)!r}")
+    return ", ".join(subprotocols)
+
+
+def check_response(
+    response: Response, key: str, options: Options
+) -> tuple[str | None, ExtensionList]:
+    """Check the server's answer to our handshake request (RFC 6455 4.1).
+
+    Args:
+        response: the parsed response.
+        key: the Sec-WebSocket-Key we sent.
+        options: ``subprotocols`` gives what we offered.
+
+    Returns:
+        ``(subprotocol or None, extensions the server accepted)``; the caller
+        checks the extensions against its offer.
+
+    Raises:
+        InvalidStatus: the status is not 101.
+        InvalidHeader: Upgrade, Connection or Sec-WebSocket-Accept is wrong,
+            or a Sec-WebSocket-Extensions or -Protocol header is malformed.
+        NegotiationError: more than one subprotocol, or one not offered.
+    """
+    # RFC 6455 4.1: a status other than 101 is handled as plain HTTP.
+    if response.status != 101:
+        raise InvalidStatus(response)
+    headers = response.headers
+    _check_upgrade(headers)
+    # RFC 6455 4.1: the client MUST fail the connection unless
+    # Sec-WebSocket-Accept is the base64 SHA-1 of key + GUID.
+    if _single(headers, "Sec-WebSocket-Accept") != accept_key(key):
+        raise InvalidHeader("Sec-WebSocket-Accept does not match Sec-WebSocket-Key")
+    extensions = parse_extension_header(headers.get_all("Sec-WebSocket-Extensions"))
+    return _accepted_subprotocol(headers, options), extensions
+
+
+def _accepted_subprotocol(headers: Headers, options: Options) -> str | None:
+    chosen = parse_subprotocol_header(headers.get_all("Sec-WebSocket-Protocol"))
+    if not chosen:
+        return None
+    # RFC 6455 4.1: a subprotocol that was not offered MUST fail the connection.
+    if len(chosen) > 1:
+        raise NegotiationError(f"server chose several subprotocols: {chosen!r}")
+    if chosen[0] not in (options.subprotocols or ()):
+        raise NegotiationError(f"server chose a subprotocol we did not offer: {chosen[0]!r}")
+    return chosen[0]
+
+
+# --- server ---------------------------------------------------------------
+
+
+class ClientOffer:
+    """What a valid client handshake request asks for.
+
+    Attributes:
+        key: the Sec-WebSocket-Key.
+        subprotocols: the subprotocols offered, in the client's order.
+        extensions: the parsed Sec-WebSocket-Extensions offers.
+        origin: the Origin header, or None.
+        request: the request itself.
+    """
+
+    __slots__ = ("extensions", "key", "origin", "request", "subprotocols")
+
+    def __init__(
+        self,
+        key: str,
+        subprotocols: list[str],
+        extensions: ExtensionList,
+        origin: str | None,
+        request: Request,
+    ) -> None:
+        self.key = key
+        self.subprotocols = subprotocols
+        self.extensions = extensions
+        self.origin = origin
+        self.request = request
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientOffer(key={self.key!r}, subprotocols={self.subprotocols!r}, "
+            f"extensions={self.extensions!r}, origin={self.origin!r})"
+        )
+
+
+def check_request(request: Request, options: Options) -> ClientOffer:
+    """Check a client's opening handshake request (RFC 6455 4.2.1).
+
+    The checks run in this order, so the status says the most useful thing:
+    method GET (else 405), no body (400), one Host (400), Upgrade and
+    Connection (400), one valid Sec-WebSocket-Key (400), Sec-WebSocket-Version
+    13 (426, also when it is missing), Origin when ``options.origins`` is set
+    (403), then the syntax of Sec-WebSocket-Protocol and -Extensions (400).
+    ``Origin`` must equal one of ``options.origins`` exactly; None in the list
+    admits a request without Origin.
+
+    Args:
+        request: from :func:`.http.parse_request` (which checked HTTP/1.1).
+        options: ``origins`` is used.
+
+    Returns:
+        The client's offer.
+
+    Raises:
+        InvalidHandshake: with ``http_status`` 405 (not GET) or 400 (a body).
+        InvalidHeader: a missing, repeated or malformed header.
+        InvalidVersion: Sec-WebSocket-Version is not 13.
+        InvalidOrigin: the Origin is not allowed.
+    """
+    # RFC 6455 4.1: the method MUST be GET and the version at least HTTP/1.1.
+    if request.method != "GET":
+        raise _http_error(405, f"method {request.method} is not allowed, only GET")
+    if request.version != "HTTP/1.1":
+        raise _http_error(505, f"unsupported HTTP version: {request.version}")
+    headers = request.headers
+    if headers.get_all("Transfer-Encoding") or headers.get("Content-Length", "0") != "0":
+        # Bytes after the head are WebSocket frames; a body would be read as frames.
+        raise InvalidHandshake("a WebSocket handshake request must not have a body")
+    # RFC 7230 5.4: a server MUST answer 400 to no Host or several; RFC 6455 4.1.
+    if not _single(headers, "Host"):
+        raise InvalidHeader("the Host header is empty")
+    _check_upgrade(headers)
+    key = _check_key(headers)
+    _check_version(headers)
+    origin = _check_origin(headers, options)
+    return ClientOffer(
+        key,
+        parse_subprotocol_header(headers.get_all("Sec-WebSocket-Protocol")),
+        parse_extension_header(headers.get_all("Sec-WebSocket-Extensions")),
+        origin,
+        request,
+    )
+
+
+def _http_error(status: int, message: str) -> InvalidHandshake:
+    error = InvalidHandshake(message)
+    error.http_status = status
+    return error
+
+
+def _check_key(headers: Headers) -> str:
+    # RFC 6455 4.2.1 item 5: one Sec-WebSocket-Key, base64 of 16 bytes.
+    key = _single(headers, "Sec-WebSocket-Key")
+    try:
+        nonce = base64.b64decode(key, validate=True)
+    except binascii.Error as exc:
+        raise InvalidHeader(f"Sec-WebSocket-Key is not base64: {key!r}") from exc
+    if len(nonce) != 16:
+        raise InvalidHeader(f"Sec-WebSocket-Key does not encode 16 bytes: {key!r}")
+    return key
+
+
+def _check_version(headers: Headers) -> None:
+    # RFC 6455 4.2.2: for any version but 13 the server MUST answer with an
+    # error (426) carrying Sec-WebSocket-Version; see reject().
+    versions = headers.get_all("Sec-WebSocket-Version")
+    if versions != [VERSION]:
+        raise InvalidVersion(f"unsupported Sec-WebSocket-Version {versions!r}, expected 13")
+
+
+def _check_origin(headers: Headers, options: Options) -> str | None:
+    origins = headers.get_all("Origin")
+    if len(origins) > 1:
+        raise InvalidHeader(f"expected at most one Origin header, got {len(origins)}")
+    origin = origins[0] if origins else None
+    if options.origins is not None and origin not in options.origins:
+        raise InvalidOrigin(f"origin not allowed: {origin!r}")
+    return origin
+
+
+def select_subprotocol(offer: ClientOffer, options: Options) -> str | None:
+    """Choose the subprotocol to accept.
+
+    With ``options.select_subprotocol``, return what it returns when called as
+    ``f(offered, supported)`` (copies of the client's offers and of
+    ``options.subprotocols``); it may raise :class:`NegotiationError` to refuse
+    the handshake. Otherwise return the first subprotocol in the *client's*
+    order that ``options.subprotocols`` contains, or None.
+
+    Raises:
+        ArgumentError: the callback returned something the client did not offer.
+    """
+    supported = list(options.subprotocols or ())
+    if options.select_subprotocol is None:
+        return next((name for name in offer.subprotocols if name in supported), None)
+    chosen = options.select_subprotocol(list(offer.subprotocols), supported)
+    if chosen is None:
+        return None
+    if not isinstance(chosen, str) or chosen not in offer.subprotocols:
+        raise ArgumentError(f"select_subprotocol returned {chosen!r}, which was not offered")
+    return chosen
+
+
+def build_accept(
+    offer: ClientOffer, options: Options, subprotocol: str | None, extensions_response: str | None
+) -> Response:
+    """Build the server's 101 Switching Protocols response (RFC 6455 4.2.2).
+
+    Args:
+        offer: from :func:`check_request`.
+        options: ``user_agent`` (sent as Server) and ``extra_headers`` are used.
+        subprotocol: from :func:`select_subprotocol`, or None.
+        extensions_response: the Sec-WebSocket-Extensions value, or None.
+
+    Raises:
+        ArgumentError: ``subprotocol`` was not offered, or an extra header is invalid.
+    """
+    # RFC 6455 4.2.2 item 5.4: the subprotocol MUST be one the client offered.
+    if subprotocol is not None and subprotocol not in offer.subprotocols:
+        raise ArgumentError(f"subprotocol {subprotocol!r} was not offered by the client")
+    headers = Headers()
+    # RFC 6455 4.2.2 item 5: 101 with Upgrade, Connection and Sec-WebSocket-Accept.
+    headers.add("Upgrade", "websocket")
+    headers.add("Connection", "Upgrade")
+    headers.add("Sec-WebSocket-Accept", accept_key(offer.key))
+    if subprotocol is not None:
+        headers.add("Sec-WebSocket-Protocol", subprotocol)
+    if extensions_response:
+        headers.add("Sec-WebSocket-Extensions", extensions_response)
+    if options.user_agent is not None:
+        headers.add("Server", options.user_agent)
+    _add_extra_headers(headers, options)
+    return Response(101, "Switching Protocols", headers)
+
+
+def reject(error: InvalidHandshake | int, options: Options, body: str | None = None) -> Response:
+    """Build an HTTP error response refusing a handshake.
+
+    The body is ``body``, else the error's message, else the status phrase,
+    sent as UTF-8 ``text/plain`` with ``Content-Length`` and ``Connection:
+    close``. A 426 also carries ``Upgrade: websocket`` and
+    ``Sec-WebSocket-Version: 13``; a 405 carries ``Allow: GET``.
+    ``options.extra_headers`` are not sent.
+
+    Args:
+        error: the handshake error (its ``http_status`` is used) or a status.
+        options: ``user_agent`` is sent as Server.
+        body: the text of the body, instead of the default.
+
+    Raises:
+        ArgumentError: the status is not from 300 to 599.
+    """
+    status = error if isinstance(error, int) else error.http_status
+    if not 300 <= status <= 599:
+        raise ArgumentError(f"a rejection needs a status from 300 to 599, not {status}")
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = ""
+    if body is None:
+        message = "" if isinstance(error, int) else str(error)
+        body = message or f"{status} {reason}".rstrip()
+    response = Response(status, reason, body=(body + "\n").encode("utf-8"))
+    headers = response.headers
+    headers.add("Content-Type", "text/plain; charset=utf-8")
+    headers.add("Content-Length", str(len(response.body)))
+    if status == 426:
+        # RFC 7230 6.7: Upgrade MUST be listed in Connection when sent.
+        headers.add("Connection", "Upgrade, close")
+        headers.add("Upgrade", "websocket")
+        # RFC 6455 4.4: the server MUST say which versions it supports.
+        headers.add("Sec-WebSocket-Version", VERSION)
+    else:
+        headers.add("Connection", "close")
+    if status == 405:
+        headers.add("Allow", "GET")  # RFC 7231 6.5.5: a 405 MUST carry Allow
+    if options.user_agent is not None:
+        headers.add("Server", options.user_agent)
+    return response

@@ -1,0 +1,417 @@
+"""Bounded HTTP/1.1 head parsing and serialization for the opening handshake.
+
+This is the cold path: it runs once per connection, so it favours clarity over
+speed. Everything it reads is bounded by :class:`~.options.Options`:
+
+- ``max_head_size``: bytes of the whole head, request or status line through
+  the blank line that ends it (the final ``\\r\\n\\r\\n`` included);
+- ``max_line_size``: bytes of one line, its ``\\r\\n`` excluded;
+- ``max_header_count``: header fields in the head.
+
+Going over a limit raises :class:`InvalidHandshake` with ``http_status`` 431
+(Request Header Fields Too Large, RFC 6585 5). Malformed lines raise
+:class:`InvalidHandshake` (status and request lines) or :class:`InvalidHeader`
+(header fields) with ``http_status`` 400; a request in another HTTP version
+than 1.1 gets 505.
+
+Header values are decoded from and encoded to ISO-8859-1 (RFC 7230 3.2.4:
+obs-text), so every byte a peer sends survives a round trip unchanged.
+
+Only the head is parsed: :func:`parse_response` leaves ``body`` empty, and a
+handshake never reads a request body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from http import HTTPStatus
+
+from .exceptions import ArgumentError, InvalidHandshake, InvalidHeader
+from .options import Options
+
+__all__ = [
+    "Headers",
+    "Request",
+    "Response",
+    "find_head_end",
+    "parse_request",
+    "parse_response",
+    "serialize_request",
+    "serialize_response",
+]
+
+#: token = 1*tchar (RFC 7230 3.2.6).
+TOKEN_RE = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+# Anything that is not field-vchar, SP or HTAB (RFC 7230 3.2): CTLs, and
+# characters that ISO-8859-1 cannot encode.
+_BAD_VALUE_RE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+# request-line = method SP request-target SP HTTP-version (RFC 7230 3.1.1).
+_REQUEST_LINE_RE = re.compile(r"([-!#$%&'*+.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) (HTTP/[0-9]\.[0-9])")
+# status-line = HTTP-version SP status-code SP reason-phrase (RFC 7230 3.1.2);
+# a missing SP before an empty reason is tolerated.
+_STATUS_LINE_RE = re.compile(r"(HTTP/1\.[01]) ([0-9]{3})(?: (.*))?")
+_HEADER_LINE_RE = re.compile(r"([^:]*):(.*)", re.DOTALL)
+
+_CRLF = b"\r\n"
+_HEAD_END = b"\r\n\r\n"
+
+
+class Headers:
+    """A case-insensitive multi-map of header fields, in order, with original case.
+
+    Iteration and :meth:`items` yield ``(name, value)`` pairs in the order they
+    were added, a name repeated once per value. Lookups ignore case.
+
+    Args:
+        items: initial fields, as a mapping or as ``(name, value)`` pairs
+            (another :class:`Headers` works too).
+
+    Raises:
+        ArgumentError: a name is not an RFC 7230 token, or a value holds a
+            control character (CR, LF, NUL...) or a character beyond U+00FF.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] | None = None) -> None:
+        self._items: list[tuple[str, str]] = []
+        if isinstance(items, Mapping):
+            items = items.items()
+        for name, value in items or ():
+            self.add(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        """Append a field, keeping any earlier value of the same name.
+
+        Raises:
+            ArgumentError: invalid name or value (see the class docstring).
+        """
+        _check_field(name, value)
+        self._items.append((name, value))
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """Return the first value of ``name``, or ``default`` if it is absent."""
+        key = name.lower()
+        for item_name, value in self._items:
+            if item_name.lower() == key:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Return every value of ``name`` in order (an empty list if absent)."""
+        key = name.lower()
+        return [value for item_name, value in self._items if item_name.lower() == key]
+
+    def items(self) -> list[tuple[str, str]]:
+        """Return a list of the ``(name, value)`` pairs in order."""
+        return list(self._items)
+
+    def copy(self) -> Headers:
+        """Return an independent copy."""
+        clone = Headers()
+        clone._items = list(self._items)
+        return clone
+
+    def serialize(self) -> bytes:
+        """Return the fields as ``Name: value\\r\\n`` lines, without the blank line."""
+        return "".join(f"{name}: {value}\r\n" for name, value in self._items).encode("latin-1")
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(list(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __setitem__(self, name: str, value: str) -> None:
+        """Replace every value of ``name`` with ``value``, where the first one was."""
+        _check_field(name, value)
+        key = name.lower()
+        position = next(
+            (i for i, (item_name, _) in enumerate(self._items) if item_name.lower() == key),
+            len(self._items),
+        )
+        rest = [item for item in self._items[position:] if item[0].lower() != key]
+        self._items[position:] = [(name, value), *rest]
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise KeyError(name)
+        key = name.lower()
+        self._items = [item for item in self._items if item[0].lower() != key]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return _folded(self._items) == _folded(other._items)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+def _folded(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(name.lower(), value) for name, value in items]
+
+
+def _check_field(name: object, value: object) -> None:
+    if not isinstance(name, str) or not TOKEN_RE.fullmatch(name):
+        raise ArgumentError(f"invalid header name {name!r}: must be an RFC 7230 token")
+    if not isinstance(value, str) or _BAD_VALUE_RE.search(value):
+        raise ArgumentError(
+            f"invalid value {value!r} for header {name}: "
+            "must be a str without control characters or characters beyond U+00FF"
+        )
+
+
+class Request:
+    """An HTTP request head.
+
+    Attributes:
+        method: the request method, e.g. ``"GET"``.
+        path: the request target, e.g. ``"/chat?room=1"``.
+        headers: the header fields.
+        version: the HTTP version, ``"HTTP/1.1"``.
+    """
+
+    __slots__ = ("headers", "method", "path", "version")
+
+    def __init__(
+        self,
+        method: str = "GET",
+        path: str = "/",
+        headers: Headers | None = None,
+        version: str = "HTTP/1.1",
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers if headers is not None else Headers()
+        self.version = version
+
+    def __repr__(self) -> str:
+        return f"Request({self.method!r}, {self.path!r}, {self.headers!r}, {self.version!r})"
+
+
+class Response:
+    """An HTTP response.
+
+    Attributes:
+        status: the status code, e.g. 101.
+        reason: the reason phrase; when empty, :func:`serialize_response`
+            sends the standard phrase of ``status``.
+        headers: the header fields.
+        body: the body (empty for a parsed response: only heads are parsed).
+    """
+
+    __slots__ = ("body", "headers", "reason", "status")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str = "",
+        headers: Headers | None = None,
+        body: bytes = b"",
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers if headers is not None else Headers()
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"Response({self.status!r}, {self.reason!r}, {self.headers!r}, {self.body!r})"
+
+
+def _too_large(message: str) -> InvalidHandshake:
+    error = InvalidHandshake(message)
+    error.http_status = 431  # Request Header Fields Too Large (RFC 6585 5)
+    return error
+
+
+def find_head_end(buffer: bytes | bytearray, options: Options) -> int:
+    """Find the end of the HTTP head at the start of ``buffer``.
+
+    Call it each time data arrives with everything received so far; it costs
+    one search plus one step per line, bounded by ``options.max_head_size``.
+    Once it returns an index, pass ``buffer[:index]`` to :func:`parse_request`
+    or :func:`parse_response`; the bytes after it belong to the WebSocket.
+
+    Args:
+        buffer: the bytes received so far.
+        options: supplies ``max_head_size`` and ``max_line_size``.
+
+    Returns:
+        The index just past the ``\\r\\n\\r\\n`` that ends the head, or -1 if the
+        head is not complete yet.
+
+    Raises:
+        InvalidHandshake: ``http_status`` 431: the head cannot end within
+            ``max_head_size`` bytes, or a line is longer than ``max_line_size``.
+    """
+    limit = options.max_head_size
+    end = buffer.find(_HEAD_END, 0, limit)
+    if end >= 0:
+        _check_line_sizes(buffer, end, options.max_line_size, partial=False)
+        return end + len(_HEAD_END)
+    _check_line_sizes(buffer, min(len(buffer), limit + 1), options.max_line_size, partial=True)
+    if len(buffer) > limit:
+        raise _too_large(f"HTTP head is longer than {limit} bytes")
+    return -1
+
+
+def _check_line_sizes(buffer: bytes | bytearray, stop: int, limit: int, *, partial: bool) -> None:
+    start = 0
+    while (eol := buffer.find(_CRLF, start, stop)) >= 0:
+        if eol - start > limit:
+            raise _too_large(f"HTTP line is longer than {limit} bytes")
+        start = eol + len(_CRLF)
+    length = stop - start
+    if partial and length and buffer[stop - 1] == _CRLF[0]:
+        length -= 1  # this CR may start the CRLF that ends the line
+    if length > limit:
+        raise _too_large(f"HTTP line is longer than {limit} bytes")
+
+
+def _split_head(head: bytes | bytearray, options: Options) -> tuple[str, list[str]]:
+    """Check the limits of a complete head; return its first line and header lines."""
+    if len(head) > options.max_head_size:
+        raise _too_large(f"HTTP head is longer than {options.max_head_size} bytes")
+    if head.find(_HEAD_END) != len(head) - len(_HEAD_END):
+        raise InvalidHandshake("expected one complete HTTP head ending with an empty line")
+    # ISO-8859-1 maps every byte to one character: lengths stay byte counts.
+    lines = bytes(head[: -len(_HEAD_END)]).decode("latin-1").split("\r\n")
+    for line in lines:
+        if len(line) > options.max_line_size:
+            raise _too_large(f"HTTP line is longer than {options.max_line_size} bytes")
+    if len(lines) - 1 > options.max_header_count:
+        raise _too_large(f"more than {options.max_header_count} HTTP header fields")
+    return lines[0], lines[1:]
+
+
+def _parse_headers(lines: list[str]) -> Headers:
+    headers = Headers()
+    for line in lines:
+        if line[:1] in (" ", "\t"):
+            # RFC 7230 3.2.4: a server MUST reject obs-fold (or replace it); we reject.
+            raise InvalidHeader(f"obsolete line folding is not allowed: {line!r}")
+        match = _HEADER_LINE_RE.fullmatch(line)
+        # RFC 7230 3.2.4: whitespace before the colon MUST be rejected with 400;
+        # the token check covers it.
+        if match is None or not TOKEN_RE.fullmatch(match[1]):
+            raise InvalidHeader(f"invalid HTTP header line: {line!r}")
+        name, value = match[1], match[2].strip(" \t")
+        if _BAD_VALUE_RE.search(value):
+            raise InvalidHeader(f"invalid value for HTTP header {name}: {value!r}")
+        headers._items.append((name, value))  # checked above, with InvalidHeader
+    return headers
+
+
+def parse_request(head: bytes | bytearray, options: Options) -> Request:
+    """Parse a complete request head, as delimited by :func:`find_head_end`.
+
+    Any method is accepted here; :func:`.handshake.check_request` answers a
+    method other than GET with 405.
+
+    Args:
+        head: the bytes up to and including the ``\\r\\n\\r\\n`` ending the head.
+        options: supplies the limits.
+
+    Returns:
+        The request, with ``version`` ``"HTTP/1.1"``.
+
+    Raises:
+        InvalidHandshake: a limit is exceeded (431), the request line is
+            malformed (400) or the HTTP version is not 1.1 (505).
+        InvalidHeader: a malformed header line (400).
+    """
+    first, lines = _split_head(head, options)
+    match = _REQUEST_LINE_RE.fullmatch(first)
+    if match is None:
+        raise InvalidHandshake(f"invalid HTTP request line: {first!r}")
+    method, path, version = match.groups()
+    if version != "HTTP/1.1":
+        # RFC 6455 4.1: the handshake MUST be HTTP/1.1 or later; there is no
+        # later HTTP/1.x, and HTTP/2 does not use this syntax.
+        error = InvalidHandshake(f"unsupported HTTP version: {version}")
+        error.http_status = 505  # HTTP Version Not Supported
+        raise error
+    return Request(method, path, _parse_headers(lines), version)
+
+
+def parse_response(head: bytes | bytearray, options: Options) -> Response:
+    """Parse a complete response head, as delimited by :func:`find_head_end`.
+
+    Both HTTP/1.1 and HTTP/1.0 status lines are accepted, so that an error
+    from an old server is still reported with its status. The body is not
+    read: ``body`` is empty.
+
+    Args:
+        head: the bytes up to and including the ``\\r\\n\\r\\n`` ending the head.
+        options: supplies the limits.
+
+    Returns:
+        The response.
+
+    Raises:
+        InvalidHandshake: a limit is exceeded, or the status line is malformed
+            (the status code must be three digits).
+        InvalidHeader: a malformed header line.
+    """
+    first, lines = _split_head(head, options)
+    match = _STATUS_LINE_RE.fullmatch(first)
+    if match is None or _BAD_VALUE_RE.search(match[3] or ""):
+        raise InvalidHandshake(f"invalid HTTP status line: {first!r}")
+    return Response(int(match[2]), match[3] or "", _parse_headers(lines))
+
+
+def serialize_request(request: Request) -> bytes:
+    """Return the request head as bytes, ending with the blank line.
+
+    Raises:
+        ArgumentError: the method is not a token, the path is empty or holds
+            characters other than visible ASCII, or the version is not
+            ``HTTP/x.y``.
+    """
+    line = f"{request.method} {request.path} {request.version}"
+    if not _REQUEST_LINE_RE.fullmatch(line):
+        raise ArgumentError(f"invalid HTTP request line: {line!r}")
+    return line.encode("ascii") + _CRLF + request.headers.serialize() + _CRLF
+
+
+def serialize_response(response: Response) -> bytes:
+    """Return the response as bytes: status line, headers, blank line, body.
+
+    A ``Content-Length`` header is added when there is a body and the headers
+    have none; ``response`` itself is not modified.
+
+    Raises:
+        ArgumentError: the status is not from 100 to 999, or the reason holds
+            control characters.
+    """
+    status, reason = response.status, response.reason or _default_reason(response.status)
+    if not isinstance(status, int) or not 100 <= status <= 999:
+        raise ArgumentError(f"invalid HTTP status code {status!r}: must be three digits")
+    if _BAD_VALUE_RE.search(reason):
+        raise ArgumentError(f"invalid HTTP reason phrase {reason!r}")
+    headers = response.headers
+    if response.body and "Content-Length" not in headers:
+        headers = headers.copy()
+        headers.add("Content-Length", str(len(response.body)))
+    status_line = f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")
+    return status_line + headers.serialize() + _CRLF + response.body
+
+
+def _default_reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

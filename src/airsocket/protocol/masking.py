@@ -1,0 +1,126 @@
+"""Payload masking (RFC 6455 section 5.3).
+
+Byte *i* of a masked payload is byte *i* of the data XORed with byte
+``i % 4`` of the 4-byte masking key; masking and unmasking are the same
+operation. The rest of airsocket calls :func:`apply_mask` (and
+:func:`apply_mask_into`), which are the C versions from
+``airsocket._speedups`` when that extension was built and is not disabled,
+and the pure-Python versions here otherwise. :data:`SPEEDUPS` says which.
+
+Set the environment variable ``AIRSOCKET_NO_SPEEDUPS`` to a non-empty value
+other than ``"0"`` before the import to force the pure-Python versions.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TypeAlias
+
+__all__ = [
+    "SPEEDUPS",
+    "apply_mask",
+    "apply_mask_into",
+    "apply_mask_into_python",
+    "apply_mask_python",
+]
+
+BytesLike: TypeAlias = bytes | bytearray | memoryview
+
+# Up to 16 bytes: the key is replicated by one multiplication and cut to
+# length with a precomputed bit mask (about 300 ns a call, 8% less than
+# building a repeated key with bytes * and a slice).
+_SMALL = 16
+_REPEAT4X4 = 0x00000001_00000001_00000001_00000001
+_LOW_BITS = tuple((1 << (8 * n)) - 1 for n in range(_SMALL + 1))
+
+# From 4 KiB on: four bytes.translate passes over the strided slices of a
+# bytearray beat the big-int XOR (0.8-1.2 GB/s against 0.45 GB/s at 1 MiB,
+# 0.6-1.0 against 0.33 GB/s at 16 MiB; the two are even at about 2 KiB).
+_TRANSLATE_MIN = 4096
+_IDENTITY = int.from_bytes(bytes(range(256)), "little")
+_ONES = int.from_bytes(b"\x01" * 256, "little")
+
+
+def _xor_table(k: int) -> bytes:
+    """Return the ``bytes.translate`` table that XORs every byte with ``k``."""
+    return (_IDENTITY ^ _ONES * k).to_bytes(256, "little")
+
+
+def apply_mask_python(data: BytesLike, mask: bytes, /) -> bytes:
+    """Return ``data`` XORed with the 4-byte masking key ``mask``.
+
+    The pure-Python version of :func:`apply_mask`; the result is a new
+    :class:`bytes` object of the same length (``b""`` for empty data).
+
+    Raises:
+        ValueError: ``mask`` is not exactly 4 bytes long.
+    """
+    if len(mask) != 4:
+        raise ValueError(f"mask must be 4 bytes long, got {len(mask)}")
+    if type(data) is memoryview and data.itemsize != 1:
+        data = data.cast("B")
+    n = len(data)
+    if n <= _SMALL:
+        key = int.from_bytes(mask, "little") * _REPEAT4X4 & _LOW_BITS[n]
+        return (int.from_bytes(data, "little") ^ key).to_bytes(n, "little")
+    if n < _TRANSLATE_MIN:
+        # The int.from_bytes XOR trick: three linear passes in C.
+        keys = (mask * ((n + 3) >> 2))[:n]
+        return (int.from_bytes(data, "little") ^ int.from_bytes(keys, "little")).to_bytes(
+            n, "little"
+        )
+    out = bytearray(data)
+    for i in range(4):
+        out[i::4] = out[i::4].translate(_xor_table(mask[i]))
+    return bytes(out)
+
+
+def apply_mask_into_python(
+    data: BytesLike, mask: bytes, out: bytearray | memoryview, offset: int = 0, /
+) -> None:
+    """Write ``data`` XORed with ``mask`` into ``out[offset:offset + len(data)]``.
+
+    The pure-Python version of :func:`apply_mask_into`. ``out`` is a writable
+    buffer with room for the data from ``offset``; it is never resized. It
+    may overlap ``data``: the data is read in full before ``out`` is written.
+
+    Raises:
+        ValueError: ``mask`` is not 4 bytes long, ``offset`` is negative or
+            ``out`` has too little room.
+        TypeError: ``out`` is read-only.
+    """
+    masked = apply_mask_python(data, mask)
+    with memoryview(out) as view, view.cast("B") as flat:
+        if flat.readonly:
+            raise TypeError("out must be a writable bytes-like object")
+        if offset < 0:
+            raise ValueError("offset must not be negative")
+        end = offset + len(masked)
+        if end > len(flat):
+            room = max(len(flat) - offset, 0)
+            raise ValueError(
+                f"out has room for {room} bytes at offset {offset}, need {len(masked)}"
+            )
+        flat[offset:end] = masked
+
+
+def _speedups_allowed() -> bool:
+    """Return whether ``AIRSOCKET_NO_SPEEDUPS`` leaves the C versions on."""
+    return os.environ.get("AIRSOCKET_NO_SPEEDUPS", "") in ("", "0")
+
+
+#: True when :func:`apply_mask` and :func:`apply_mask_into` are the C ones.
+SPEEDUPS = False
+apply_mask = apply_mask_python
+apply_mask_into = apply_mask_into_python
+
+if _speedups_allowed():
+    try:
+        from .. import _speedups
+    except ImportError:
+        pass
+    else:
+        # C: ~23 GB/s at 1 MiB against ~0.8 GB/s pure (bench/micro_mask.py).
+        apply_mask = _speedups.apply_mask
+        apply_mask_into = _speedups.apply_mask_into
+        SPEEDUPS = True

@@ -1,0 +1,374 @@
+"""Tests of airsocket.protocol.http: bounded HTTP/1.1 heads."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from airsocket.protocol.exceptions import ArgumentError, InvalidHandshake, InvalidHeader
+from airsocket.protocol.http import (
+    Headers,
+    Request,
+    Response,
+    find_head_end,
+    parse_request,
+    parse_response,
+    serialize_request,
+    serialize_response,
+)
+from airsocket.protocol.options import Options
+
+OPTIONS = Options()
+
+# request line, Host, Upgrade; blank line
+REQUEST = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\r\n"
+
+tokens = st.text("!#$%&'*+-.^_`|~0123456789abcXYZ", min_size=1, max_size=12)
+# Field values: visible ISO-8859-1 characters with inner SP/HTAB, no edge whitespace.
+values = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_categories=("Cc",))
+    | st.just("\t"),
+    max_size=20,
+).map(lambda s: s.strip(" \t"))
+
+
+def feed_whole(data: bytes, options: Options) -> int:
+    """find_head_end on the whole input: the end index, or -status on error."""
+    try:
+        return find_head_end(data, options)
+    except InvalidHandshake as exc:
+        return -exc.http_status
+
+
+def feed_bytewise(data: bytes, options: Options) -> int:
+    """find_head_end on each prefix, as if data arrived one byte at a time."""
+    buffer = bytearray()
+    for byte in data:
+        buffer.append(byte)
+        result = feed_whole(bytes(buffer), options)
+        if result != -1:
+            return result
+    return -1
+
+
+def assert_same_end(data: bytes, options: Options) -> int:
+    whole = feed_whole(data, options)
+    assert feed_bytewise(data, options) == whole
+    return whole
+
+
+class TestHeaders:
+    def test_lookup_ignores_case_and_keeps_order_and_case(self) -> None:
+        headers = Headers([("X-One", "1"), ("x-two", "2"), ("X-ONE", "3")])
+        assert headers.get("x-one") == "1"
+        assert headers["X-TWO"] == "2"
+        assert headers.get_all("X-One") == ["1", "3"]
+        assert headers.get_all("missing") == []
+        assert headers.get("missing") is None
+        assert headers.get("missing", "d") == "d"
+        assert list(headers) == [("X-One", "1"), ("x-two", "2"), ("X-ONE", "3")]
+        assert headers.items() == list(headers)
+        assert len(headers) == 3
+        assert "X-TWO" in headers
+        assert "nope" not in headers
+        assert 42 not in headers
+
+    def test_constructors(self) -> None:
+        assert list(Headers({"A": "1", "B": "2"})) == [("A", "1"), ("B", "2")]
+        assert len(Headers()) == 0
+        original = Headers([("A", "1")])
+        assert Headers(original) == original
+
+    def test_getitem_missing_raises_key_error(self) -> None:
+        with pytest.raises(KeyError):
+            Headers()["Host"]
+
+    def test_setitem_replaces_all_values_in_place(self) -> None:
+        headers = Headers([("A", "1"), ("B", "2"), ("a", "3"), ("C", "4")])
+        headers["A"] = "x"
+        assert list(headers) == [("A", "x"), ("B", "2"), ("C", "4")]
+        headers["D"] = "y"
+        assert list(headers)[-1] == ("D", "y")
+
+    def test_delitem(self) -> None:
+        headers = Headers([("A", "1"), ("B", "2"), ("a", "3")])
+        del headers["a"]
+        assert list(headers) == [("B", "2")]
+        with pytest.raises(KeyError):
+            del headers["a"]
+
+    def test_copy_is_independent(self) -> None:
+        headers = Headers([("A", "1")])
+        clone = headers.copy()
+        clone.add("B", "2")
+        assert list(headers) == [("A", "1")]
+        assert len(clone) == 2
+
+    def test_equality_ignores_name_case(self) -> None:
+        assert Headers([("a", "1")]) == Headers([("A", "1")])
+        assert Headers([("a", "1")]) != Headers([("a", "2")])
+        assert Headers() != [("a", "1")]
+        assert repr(Headers([("A", "1")])) == "Headers([('A', '1')])"
+
+    def test_serialize(self) -> None:
+        headers = Headers([("Host", "h"), ("X-Latin", "caf\xe9")])
+        # Host line, X-Latin line (é as one ISO-8859-1 byte); no blank line
+        assert headers.serialize() == b"Host: h\r\nX-Latin: caf\xe9\r\n"
+
+    @pytest.mark.parametrize("name", ["", "Bad Name", "Bad:Name", "Ä", 42, None])
+    def test_invalid_names(self, name: object) -> None:
+        with pytest.raises(ArgumentError):
+            Headers().add(name, "v")  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("value", ["a\rb", "a\nb", "a\x00b", "\x7f", "\u0100", b"v", None])
+    def test_invalid_values(self, value: object) -> None:
+        with pytest.raises(ArgumentError):
+            Headers().add("X", value)  # type: ignore[arg-type]
+        with pytest.raises(ArgumentError):
+            Headers()["X"] = value  # type: ignore[assignment]
+
+    def test_tab_and_latin1_are_valid(self) -> None:
+        assert Headers([("X", "a\tb \xff")])["x"] == "a\tb \xff"
+
+    @given(st.lists(st.tuples(tokens, values), max_size=10))
+    def test_serialize_parse_round_trip(self, items: list[tuple[str, str]]) -> None:
+        headers = Headers(items)
+        head = b"HTTP/1.1 200 OK\r\n" + headers.serialize() + b"\r\n"
+        assert list(parse_response(head, OPTIONS).headers) == items
+
+
+class TestMessages:
+    def test_request_defaults_and_repr(self) -> None:
+        request = Request()
+        assert (request.method, request.path, request.version) == ("GET", "/", "HTTP/1.1")
+        assert len(request.headers) == 0
+        assert repr(request) == "Request('GET', '/', Headers([]), 'HTTP/1.1')"
+
+    def test_response_defaults_and_repr(self) -> None:
+        response = Response(404)
+        assert (response.reason, response.body, len(response.headers)) == ("", b"", 0)
+        assert repr(response) == "Response(404, '', Headers([]), b'')"
+
+
+class TestFindHeadEnd:
+    def test_complete_head(self) -> None:
+        assert assert_same_end(REQUEST, OPTIONS) == len(REQUEST)
+
+    def test_bytes_after_the_head_are_left(self) -> None:
+        data = REQUEST + b"\x81\x00"  # a frame right behind the head
+        assert find_head_end(data, OPTIONS) == len(REQUEST)
+        assert find_head_end(bytearray(data), OPTIONS) == len(REQUEST)
+
+    def test_incomplete_head(self) -> None:
+        assert assert_same_end(REQUEST[:-1], OPTIONS) == -1
+        assert find_head_end(b"", OPTIONS) == -1
+
+    def test_head_size_at_the_limit(self) -> None:
+        options = Options(max_head_size=len(REQUEST))
+        assert assert_same_end(REQUEST, options) == len(REQUEST)
+
+    def test_head_size_one_over(self) -> None:
+        options = Options(max_head_size=len(REQUEST) - 1)
+        assert assert_same_end(REQUEST, options) == -431
+        with pytest.raises(InvalidHandshake, match="head is longer"):
+            find_head_end(REQUEST, options)
+
+    def test_line_size_at_the_limit(self) -> None:
+        options = Options(max_line_size=len("Upgrade: websocket"))
+        assert assert_same_end(REQUEST, options) == len(REQUEST)
+
+    def test_line_size_one_over(self) -> None:
+        options = Options(max_line_size=len("Upgrade: websocket") - 1)
+        assert assert_same_end(REQUEST, options) == -431
+        with pytest.raises(InvalidHandshake, match="line is longer"):
+            find_head_end(REQUEST, options)
+
+    def test_long_line_in_an_incomplete_head(self) -> None:
+        options = Options(max_line_size=4)
+        assert assert_same_end(b"GET\r\n12345\r\n", options) == -431
+        assert assert_same_end(b"GET\r\n12345", options) == -431
+        assert assert_same_end(b"GET\r\n1234\r", options) == -1  # CR may start CRLF
+
+    def test_never_ending_line(self) -> None:
+        options = Options(max_head_size=64, max_line_size=1000)
+        assert assert_same_end(b"x" * 100, options) == -431
+
+    @given(
+        st.lists(st.sampled_from([b"\r\n", b"\r", b"\n", b"a", b"bcd", b"\r\n\r\n"]), max_size=30),
+        st.integers(0, 40),
+        st.integers(0, 12),
+    )
+    def test_whole_and_bytewise_agree(self, chunks: list[bytes], head: int, line: int) -> None:
+        options = Options(max_head_size=head, max_line_size=line)
+        assert_same_end(b"".join(chunks), options)
+
+
+class TestParseRequest:
+    def test_valid(self) -> None:
+        request = parse_request(REQUEST, OPTIONS)
+        assert (request.method, request.path, request.version) == ("GET", "/chat", "HTTP/1.1")
+        assert list(request.headers) == [("Host", "example.com"), ("Upgrade", "websocket")]
+
+    def test_any_method_is_parsed(self) -> None:
+        # request line only, POST
+        assert parse_request(b"POST / HTTP/1.1\r\n\r\n", OPTIONS).method == "POST"
+
+    def test_optional_whitespace_is_stripped(self) -> None:
+        # request line; X with OWS around the value; Y empty
+        request = parse_request(b"GET / HTTP/1.1\r\nX: \t a b \t\r\nY:\r\n\r\n", OPTIONS)
+        assert list(request.headers) == [("X", "a b"), ("Y", "")]
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            b"GET /",  # no version
+            b"GET  / HTTP/1.1",  # two spaces
+            b"GET / http/1.1",  # lower-case version
+            b"GET /\xe9 HTTP/1.1",  # non-ASCII target
+            b"G(T / HTTP/1.1",  # method is not a token
+            b"",  # empty
+            b"GET / HTTP/1.1 ",  # trailing space
+        ],
+    )
+    def test_bad_request_lines(self, line: bytes) -> None:
+        with pytest.raises(InvalidHandshake, match="request line") as info:
+            parse_request(line + b"\r\n\r\n", OPTIONS)
+        assert info.value.http_status == 400
+
+    @pytest.mark.parametrize("version", [b"HTTP/1.0", b"HTTP/2.0"])
+    def test_other_versions_get_505(self, version: bytes) -> None:
+        with pytest.raises(InvalidHandshake, match="version") as info:
+            parse_request(b"GET / " + version + b"\r\n\r\n", OPTIONS)
+        assert info.value.http_status == 505
+
+    @pytest.mark.parametrize(
+        ("line", "match"),
+        [
+            (b" folded", "folding"),  # obs-fold (RFC 7230 3.2.4)
+            (b"\tfolded", "folding"),
+            (b"Host : x", "header line"),  # space before colon
+            (b"No colon", "header line"),
+            (b": empty name", "header line"),
+            (b"X: a\x00b", "value"),  # NUL
+            (b"X: a\rb", "value"),  # bare CR
+            (b"X: a\nb", "value"),  # bare LF
+        ],
+    )
+    def test_bad_header_lines(self, line: bytes, match: str) -> None:
+        head = b"GET / HTTP/1.1\r\nHost: h\r\n" + line + b"\r\n\r\n"
+        with pytest.raises(InvalidHeader, match=match) as info:
+            parse_request(head, OPTIONS)
+        assert info.value.http_status == 400
+
+    @pytest.mark.parametrize(
+        "head",
+        [
+            b"GET / HTTP/1.1\r\n",  # no blank line
+            b"GET / HTTP/1.1\r\n\r\nX: y\r\n\r\n",  # two heads
+        ],
+    )
+    def test_not_one_complete_head(self, head: bytes) -> None:
+        with pytest.raises(InvalidHandshake, match="one complete HTTP head"):
+            parse_request(head, OPTIONS)
+
+    def test_header_count_at_the_limit_and_one_over(self) -> None:
+        head = b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 3 + b"\r\n"  # three fields
+        assert len(parse_request(head, Options(max_header_count=3)).headers) == 3
+        with pytest.raises(InvalidHandshake, match="more than 2") as info:
+            parse_request(head, Options(max_header_count=2))
+        assert info.value.http_status == 431
+
+    def test_line_size_at_the_limit_and_one_over(self) -> None:
+        size = len("Upgrade: websocket")
+        assert parse_request(REQUEST, Options(max_line_size=size)).path == "/chat"
+        with pytest.raises(InvalidHandshake, match="line is longer") as info:
+            parse_request(REQUEST, Options(max_line_size=size - 1))
+        assert info.value.http_status == 431
+
+    def test_head_size_at_the_limit_and_one_over(self) -> None:
+        assert parse_request(REQUEST, Options(max_head_size=len(REQUEST))).path == "/chat"
+        with pytest.raises(InvalidHandshake, match="head is longer") as info:
+            parse_request(REQUEST, Options(max_head_size=len(REQUEST) - 1))
+        assert info.value.http_status == 431
+
+
+class TestParseResponse:
+    def test_valid(self) -> None:
+        # status line; Upgrade; blank line
+        response = parse_response(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", OPTIONS
+        )
+        assert (response.status, response.reason, response.body) == (
+            101,
+            "Switching Protocols",
+            b"",
+        )
+        assert response.headers["upgrade"] == "x"
+
+    @pytest.mark.parametrize("line", [b"HTTP/1.1 404 ", b"HTTP/1.1 404", b"HTTP/1.0 404"])
+    def test_empty_reason_and_http_1_0(self, line: bytes) -> None:
+        response = parse_response(line + b"\r\n\r\n", OPTIONS)
+        assert (response.status, response.reason) == (404, "")
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            b"HTTP/1.1 99 Low",  # two digits
+            b"HTTP/1.1 1000 High",  # four digits
+            b"HTTP/1.1 abc Letters",
+            b"HTTP/2 200 OK",  # other version
+            b"HTTP/1.1 200 O\x01K",  # control character in the reason
+            b"ICY 200 OK",
+        ],
+    )
+    def test_bad_status_lines(self, line: bytes) -> None:
+        with pytest.raises(InvalidHandshake, match="status line"):
+            parse_response(line + b"\r\n\r\n", OPTIONS)
+
+    def test_bad_header(self) -> None:
+        with pytest.raises(InvalidHeader):
+            parse_response(b"HTTP/1.1 200 OK\r\n folded\r\n\r\n", OPTIONS)
+
+
+class TestSerialize:
+    def test_request(self) -> None:
+        request = Request("GET", "/a?b=c", Headers([("Host", "h")]))
+        # request line; Host; blank line
+        assert serialize_request(request) == b"GET /a?b=c HTTP/1.1\r\nHost: h\r\n\r\n"
+        parsed = parse_request(serialize_request(request), OPTIONS)
+        assert (parsed.path, parsed.headers) == ("/a?b=c", request.headers)
+
+    @pytest.mark.parametrize(
+        "request_",
+        [Request("G T"), Request(path=""), Request(path="/a b"), Request(path="/\xe9")],
+    )
+    def test_bad_request(self, request_: Request) -> None:
+        with pytest.raises(ArgumentError):
+            serialize_request(request_)
+
+    def test_response_with_default_reason(self) -> None:
+        # status line with the standard phrase; blank line
+        assert serialize_response(Response(101)) == b"HTTP/1.1 101 Switching Protocols\r\n\r\n"
+        # an unregistered status keeps an empty reason after its SP
+        assert serialize_response(Response(599)) == b"HTTP/1.1 599 \r\n\r\n"
+
+    def test_response_body_adds_content_length(self) -> None:
+        response = Response(404, "Nope", Headers([("X", "1")]), b"gone")
+        # status line; X; Content-Length added; blank line; body
+        expected = b"HTTP/1.1 404 Nope\r\nX: 1\r\nContent-Length: 4\r\n\r\ngone"
+        assert serialize_response(response) == expected
+        assert "Content-Length" not in response.headers  # not modified
+
+    def test_response_keeps_given_content_length(self) -> None:
+        response = Response(200, "OK", Headers([("content-length", "4")]), b"body")
+        assert serialize_response(response) == b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nbody"
+
+    @pytest.mark.parametrize("response", [Response(99), Response(1000), Response("200")])  # type: ignore[arg-type]
+    def test_bad_status(self, response: Response) -> None:
+        with pytest.raises(ArgumentError, match="status"):
+            serialize_response(response)
+
+    def test_bad_reason(self) -> None:
+        with pytest.raises(ArgumentError, match="reason"):
+            serialize_response(Response(200, "O\r\nK"))
