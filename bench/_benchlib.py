@@ -116,7 +116,7 @@ def json_text(size: int = 4096) -> str:
         return json.dumps({"items": items, "pad": pad}, separators=(",", ":"))
     while True:
         item = {"id": i, "name": f"user{i * 7919 % 10007}", "active": i % 3 == 0,
-                "score": round((i * 37 % 1000) / 7.0, 3), "tags": ["red", "green", "blue"][: i % 3 + 1]}
+                "score": i * 37 % 1000, "tags": ["red", "green", "blue"][: i % 3 + 1]}
         items.append(item)
         if len(dump("")) > size - 40:
             items.pop()
@@ -132,3 +132,17 @@ def json_text(size: int = 4096) -> str:
 
 def result_line(d: dict) -> None:
     os.write(1, ("RESULT " + json.dumps(d) + "\n").encode())
+
+
+def airsocket_options(airsocket, deflate: bool) -> dict:
+    """Keyword options for airsocket: the same compression settings as the peers when the
+    library exposes them (Options.compression_level & co. are not in API.md, so probe)."""
+    opts: dict = {"compression": "deflate" if deflate else None, "max_message_size": MAX_SIZE}
+    fields = set(getattr(getattr(airsocket, "Options", None), "__dataclass_fields__", {}) or {})
+    if deflate:
+        wanted = {"compression_level": DEFLATE_LEVEL, "compression_window_bits": DEFLATE_WBITS,
+                  "compression_mem_level": DEFLATE_MEMLEVEL, "compression_min_size": 0}
+        opts.update({k: v for k, v in wanted.items() if k in fields})
+    if "ping_interval" in fields:
+        opts["ping_interval"] = None
+    return opts

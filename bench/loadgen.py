@@ -517,7 +517,7 @@ def broadcast(port, probe, sizes, reps, size=64):
                 conns[0].t.write(frame)
                 await asyncio.wait_for(asyncio.gather(*[c.waiter for c in conns]), 30)
 
-            for k in range(3):
+            for k in range(10):  # warm-up (lets Node's JIT settle too)
                 await one_round(k)
             c0, _ = probe()
             t0 = time.perf_counter()

@@ -85,7 +85,7 @@ WORKLOADS = {
                 dict(n=2_000), dict(n=300)),
     "rss": ("conn", "RSS per idle connection (KiB)", dict(n=5_000), dict(n=1_000)),
     "broadcast": ("conn", "one 64 B message sent to every connection (cost per connection)",
-                  dict(sizes=[100, 1000], reps=50), dict(sizes=[100, 500], reps=10)),
+                  dict(sizes=[100, 300, 1000], reps=50), dict(sizes=[100, 250, 500], reps=10)),
 }
 CLIENT_ROLE_NA = {"broadcast": "server role only"}
 
@@ -138,8 +138,16 @@ class Proc:
             except queue.Empty:
                 continue
             if line is None:
-                time.sleep(0.05)
-                raise Unavailable(self.stderr_tail())
+                try:
+                    self.p.wait(2)
+                except subprocess.TimeoutExpired:
+                    pass
+                tail = self.stderr_tail()
+                # an import that fails means the impl is not there (yet): skip it for the run
+                if any(k in tail for k in ("ImportError", "ModuleNotFoundError", "Cannot find module")) \
+                        or (prefix == "READY" and "AttributeError: module" in tail):
+                    raise Unavailable(tail)
+                raise L.BenchError(f"exited before {prefix}: {tail}")
             if line.startswith(prefix):
                 return line
 
@@ -207,7 +215,8 @@ def run_server_role(impl, wl, loop, params, text):
         if wl == "broadcast":
             per = L.broadcast(port, probe, params["sizes"], params["reps"])
             top = per[max(per)]
-            return dict(top, per_size={str(k): v["cpu"] / v["units"] for k, v in per.items()})
+            # CPU per broadcast at each connection count, to show the cost is linear in N
+            return dict(top, per_bcast={str(k): v["cpu"] / params["reps"] for k, v in per.items()})
         raise ValueError(wl)
     finally:
         proc.stop()
@@ -261,6 +270,18 @@ def fmt(x, digits=3):
     return f"{x:.{digits}g}"
 
 
+def linear_fit(xs, ys):
+    """Least squares y = a + b*x; b is the marginal CPU µs per connection, r2 how linear."""
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx else 0.0
+    a = my - b * mx
+    ss = sum((y - my) ** 2 for y in ys)
+    r2 = 1 - sum((y - a - b * x) ** 2 for x, y in zip(xs, ys)) / ss if ss else 1.0
+    return dict(slope_us=b, intercept_us=a, r2=r2)
+
+
 def summarize(results, impls, rounds):
     """results[(wl, role, loop)][impl] = list over rounds of dict | str(error)."""
     out = {}
@@ -280,11 +301,12 @@ def summarize(results, impls, rounds):
                 for extra in ("p50_us", "p99_us"):
                     if extra in good[0]:
                         row[extra] = statistics.median([r[extra] for r in good])
-                if "per_size" in good[0]:
-                    sizes = sorted(good[0]["per_size"], key=int)
-                    row["per_size"] = {s: statistics.median([r["per_size"][s] * 1e6 for r in good])
-                                       for s in sizes}
-                    row["linearity"] = row["per_size"][sizes[-1]] / row["per_size"][sizes[0]]
+                if "per_bcast" in good[0]:
+                    sizes = sorted(good[0]["per_bcast"], key=int)
+                    cost = {s: statistics.median([r["per_bcast"][s] * 1e6 for r in good]) for s in sizes}
+                    row["per_bcast_us"] = cost
+                    row["per_conn_us"] = {s: cost[s] / int(s) for s in sizes}
+                    row.update(linear_fit([int(s) for s in sizes], [cost[s] for s in sizes]))
             rows[impl] = row
         # ratios: within a round only, then the median over rounds
         for impl in impls:
@@ -311,7 +333,7 @@ def print_tables(summary, impls, rounds, quick):
         if wl == "roundtrip":
             hdr += f"{'p50 µs':>9}{'p99 µs':>9}"
         if wl == "broadcast":
-            hdr += f"{'µs/conn by N':>26}{'lin.':>6}"
+            hdr += f"{'µs/conn at N=':>30}{'slope':>7}{'fixed':>7}{'R²':>6}"
         peers = [p for p in impls if any(r.get("median") for r in [rows[p]])]
         for p in peers:
             hdr += f"{'÷' + p:>14}"
@@ -326,8 +348,8 @@ def print_tables(summary, impls, rounds, quick):
             if wl == "roundtrip":
                 line += f"{fmt(r.get('p50_us')):>9}{fmt(r.get('p99_us')):>9}"
             if wl == "broadcast":
-                ps = " ".join(f"{k}:{fmt(v)}" for k, v in r["per_size"].items())
-                line += f"{ps:>26}{r['linearity']:>6.2f}"
+                ps = " ".join(f"{k}:{fmt(v)}" for k, v in r["per_conn_us"].items())
+                line += f"{ps:>30}{fmt(r['slope_us']):>7}{fmt(r['intercept_us']):>7}{r['r2']:>6.3f}"
             for p in peers:
                 line += f"{'' if p == impl else fmt(r['ratios'].get(p)):>14}"
             print(line)
@@ -382,13 +404,13 @@ def main(argv=None):
             params = WORKLOADS[wl][3 if a.quick else 2]
             for loop in loops:
                 for role in roles:
+                    if role == "client" and wl in CLIENT_ROLE_NA:
+                        continue
                     key = (wl, role, loop)
                     by_impl = results.setdefault(key, {})
                     for impl in order:
                         slot = by_impl.setdefault(impl, [])
-                        if role == "client" and wl in CLIENT_ROLE_NA:
-                            slot.append(f"n/a: {CLIENT_ROLE_NA[wl]}")
-                            continue
+
                         if (impl, role) in unavailable:
                             slot.append(unavailable[(impl, role)])
                             continue

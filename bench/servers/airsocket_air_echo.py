@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import _benchlib as B  # noqa: E402
 
 B.add_src_to_path()
+import airsocket  # noqa: E402
 from airsocket import Event, ServerSocket, ServerSocketConnectEvent, WebSocket, WebSocketEvent  # noqa: E402,I001
 
 args = B.server_args()
@@ -17,8 +18,7 @@ sockets = set()
 
 
 def on_accept(e):
-    ws = WebSocket(compression="deflate" if args.deflate else None,
-                   max_message_size=B.MAX_SIZE)
+    ws = WebSocket(**B.airsocket_options(airsocket, args.deflate))
 
     def on_data(ev):
         fmt = ev.format

@@ -32,10 +32,8 @@ async def broadcast(ws):
 
 async def main():
     B.raise_nofile()
-    # NB: API.md fixes no compression level option; airsocket's own "deflate" defaults apply.
     async with airsocket.serve(broadcast if args.broadcast else echo, "127.0.0.1", args.port,
-                               compression="deflate" if args.deflate else None,
-                               max_message_size=B.MAX_SIZE, ping_interval=None):
+                               **B.airsocket_options(airsocket, args.deflate)):
         B.ready(args.port)
         await B.serve_until_stopped()
 

@@ -40,8 +40,9 @@ async def run_client(url: str) -> int:
 
         async def printer() -> None:
             async for message in connection:
-                print(f"< {message!r}" if isinstance(message, bytes) else f"< {message}",
-                      flush=True)
+                print(
+                    f"< {message!r}" if isinstance(message, bytes) else f"< {message}", flush=True
+                )
 
         reader = asyncio.ensure_future(printer())
         while not reader.done():
@@ -62,8 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = commands.add_parser("serve", help="run an echo server")
     server.add_argument("--host", default="127.0.0.1", help="address to listen on")
     server.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
-    server.add_argument("--no-compression", action="store_true",
-                        help="do not negotiate permessage-deflate")
+    server.add_argument(
+        "--no-compression", action="store_true", help="do not negotiate permessage-deflate"
+    )
     client = commands.add_parser("connect", help="an interactive client")
     client.add_argument("url", help="ws:// or wss:// URL")
     args = parser.parse_args(argv)

@@ -74,7 +74,7 @@ async def open_connection(uri: str, options: Options) -> Connection:
     return connection
 
 
-class connect:  # noqa: N801 - used like a function, as in ``async with connect(...)``
+class connect:
     """Connect to a WebSocket server: ``await connect(url)`` or ``async with connect(url)``.
 
     Args:

@@ -46,6 +46,7 @@ class Connection:
         """Queue a message for ``recv``; pause reading when ``max_queue`` is reached."""
         messages = self._messages
         messages.append(data)
+        self.engine.core.hold_failure = True
         if self._waiter is not None:
             self._wake()
         if len(messages) >= self._max_queue > 0:
@@ -56,6 +57,10 @@ class Connection:
 
     def on_pong(self, data: bytes) -> None:
         """PONGs settle ``ping()`` in the engine."""
+
+    def backlog(self) -> int:
+        """Messages received and not yet returned by ``recv``."""
+        return len(self._messages)
 
     def on_close(self, error: BaseException | None) -> None:
         """Wake a pending ``recv`` so that it raises ConnectionClosed."""
@@ -85,9 +90,14 @@ class Connection:
             if self._waiter is not None:
                 raise RuntimeError("another coroutine is already waiting for the next message")
             self.engine.flush_deferred()
+            self.engine.apply_pending_failure()
+            if self.engine.closed.done():
+                continue
             self._waiter = self.engine.loop.create_future()
             await self._waiter
         data = messages.popleft()
+        if not messages:
+            self.engine.core.hold_failure = False
         if len(messages) <= self._max_queue // 4:
             self.engine.resume_reading()
         return data
@@ -208,5 +218,3 @@ class Connection:
 
     def __repr__(self) -> str:
         return f"<airsocket Connection {self.state.name} {self.remote_address}>"
-
-

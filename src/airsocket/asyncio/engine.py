@@ -61,6 +61,9 @@ class Listener(Protocol):
     def on_pong(self, data: bytes) -> None:
         """A PONG arrived."""
 
+    def backlog(self) -> int:
+        """How many delivered messages the application has not consumed yet."""
+
     def on_close(self, error: BaseException | None) -> None:
         """The connection is closed (TCP included); read codes from the engine.
 
@@ -103,6 +106,7 @@ class Engine(asyncio.Protocol):
         self._open_timer: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
+        self._failure_timer: asyncio.TimerHandle | None = None
         self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
         self._reading_paused = False
 
@@ -116,9 +120,7 @@ class Engine(asyncio.Protocol):
         limit = self.options.write_limit
         transport.set_write_buffer_limits(high=limit, low=limit // 4)
         if self.options.open_timeout is not None:
-            self._open_timer = self.loop.call_later(
-                self.options.open_timeout, self._open_timed_out
-            )
+            self._open_timer = self.loop.call_later(self.options.open_timeout, self._open_timed_out)
         self._flush()
 
     def data_received(self, data: bytes) -> None:
@@ -135,6 +137,29 @@ class Engine(asyncio.Protocol):
                 self._receiving = False
             if core.wants_write:
                 self._flush()
+        if core.failure_pending:
+            self.loop.call_soon(self.apply_pending_failure, False)
+
+    def apply_pending_failure(self, idle: bool = True) -> None:
+        """Fail the connection for a violation that waited behind messages.
+
+        The application answers the messages that came before the violation
+        first, so that its answers precede our close frame. The AIR API has
+        answered them during dispatch; an awaitable listener calls this with
+        ``idle`` once it has consumed its backlog. ``close_timeout`` bounds the
+        wait for a listener that never does.
+        """
+        if not self.core.failure_pending:
+            return
+        if not idle and self.listener.backlog():
+            if self._failure_timer is None:
+                delay = self.options.close_timeout or 10.0
+                self._failure_timer = self.loop.call_later(delay, self.apply_pending_failure)
+            return
+        if self._failure_timer is not None:
+            self._failure_timer.cancel()
+            self._failure_timer = None
+        self.data_received(b"")
 
     def eof_received(self) -> bool | None:
         """The peer ended its stream; let the transport close."""
@@ -144,7 +169,8 @@ class Engine(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         """Finish: stop the timers, settle the futures, tell the listener."""
         self.core.receive_eof()
-        for timer in (self._open_timer, self._close_timer, self._ping_timer):
+        timers = (self._open_timer, self._close_timer, self._ping_timer, self._failure_timer)
+        for timer in timers:
             if timer is not None:
                 timer.cancel()
         if self.error is None and exc is not None:
@@ -473,6 +499,10 @@ class _NullListener:
 
     def on_pong(self, data: bytes) -> None:
         """Ignore."""
+
+    def backlog(self) -> int:
+        """Nothing is held."""
+        return 0
 
     def on_close(self, error: BaseException | None) -> None:
         """Ignore."""

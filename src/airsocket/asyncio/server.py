@@ -73,9 +73,14 @@ class Server:
     async def start(self, host: str | None, port: int | None, sock: socket.socket | None) -> None:
         """Listen on ``host``:``port`` (or adopt the listening ``sock``)."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self.engine_factory, host, port, sock=sock, ssl=self.options.ssl
-        )
+        if sock is not None:
+            self._server = await loop.create_server(
+                self.engine_factory, sock=sock, ssl=self.options.ssl
+            )
+        else:
+            self._server = await loop.create_server(
+                self.engine_factory, host, port or 0, ssl=self.options.ssl
+            )
 
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
@@ -126,7 +131,7 @@ def _bind_hook(hook: Callable[..., Any], connection: Connection) -> Callable[[Re
     return bound
 
 
-class serve:  # noqa: N801 - used like a function, as in ``async with serve(...)``
+class serve:
     """Start a WebSocket server: ``await serve(...)`` or ``async with serve(...)``.
 
     Args:

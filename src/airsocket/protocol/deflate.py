@@ -16,11 +16,12 @@ Window bits
     ask the peer to do the same (a client offers ``server_max_window_bits=W``;
     a server answers ``client_max_window_bits=W`` when the client allows it).
     A peer may still impose a smaller window on us. zlib refuses a 256-byte
-    window (8) for raw deflate, and compressing with 512 bytes instead could
-    emit distances the peer rejects, so with 8 we never compress: every
-    message goes out uncompressed, which RFC 7692 6 always allows. We inflate
-    with at least 9 bits, so a peer that compresses with 9 when 8 was agreed
-    (what a zlib-based peer can do at best) still decodes.
+    window (8) for raw deflate (since zlib 1.2.9), so with 8 we compress with
+    9: zlib never emits a distance beyond the window minus MIN_LOOKAHEAD (262
+    bytes), that is 250 bytes with 9 bits, which a 256-byte window decodes
+    (the tests inflate such output with 8 bits). We inflate with at least 9
+    bits, so a peer that does use a 512-byte window when 8 was agreed still
+    decodes; it costs 256 bytes.
 
 Memory per connection (tracemalloc, 1000 codecs that each compressed and
 inflated one message; zlib allocates through Python's raw allocator)::
@@ -85,8 +86,7 @@ class PerMessageDeflate:
     the connection must fail (the exception carries the close code).
 
     Attributes:
-        send_window_bits: LZ77 window (8-15) we compress with; 8 means we
-            send every message uncompressed (zlib cannot compress with 8).
+        send_window_bits: LZ77 window (8-15) we compress with.
         send_no_context_takeover: start each outgoing message afresh.
         receive_window_bits: window (8-15) the peer compresses with.
         receive_no_context_takeover: the peer starts each message afresh.
@@ -160,7 +160,7 @@ class PerMessageDeflate:
         """Compress one whole outgoing message (RFC 7692 7.2.1).
 
         Returns None when the message should go uncompressed (RSV1 clear):
-        when it is shorter than ``min_size``, when our window is 8, and, with
+        when it is shorter than ``min_size`` and, with
         ``send_no_context_takeover``, when compressing did not shrink it.
 
         With context takeover, the peer's decompressor mirrors our compressor,
@@ -183,13 +183,13 @@ class PerMessageDeflate:
         Returns:
             The frame payload for a message with RSV1 set, or None.
         """
-        if len(payload) < self.min_size or self.send_window_bits == 8:
+        if len(payload) < self.min_size:
             return None
         compressor = self._compressor
         if compressor is None:
-            compressor = zlib.compressobj(
-                self.level, zlib.DEFLATED, -self.send_window_bits, self.mem_level
-            )
+            # 9 for 8: see the module docstring.
+            bits = max(self.send_window_bits, 9)
+            compressor = zlib.compressobj(self.level, zlib.DEFLATED, -bits, self.mem_level)
         data = compressor.compress(payload)
         # RFC 7692 7.2.1 step 3: remove the 00 00 ff ff that Z_SYNC_FLUSH
         # always ends with (it is all in flush()'s output, so a large
@@ -241,8 +241,9 @@ class PerMessageDeflate:
             self._decompressor = decompressor
         self._receiving = not fin
         # max_length 0 means "unlimited" to zlib, hence the + 1; reaching
-        # limit proves the message too big without inflating the rest.
-        limit = max(max_size, 0) + 1
+        # limit proves the message too big without inflating the rest. zlib
+        # takes a C ssize_t: 2**62 bytes is beyond any real output anyway.
+        limit = min(max(max_size, 0), 2**62) + 1
         try:
             out = b"" if decompressor.eof else decompressor.decompress(data, limit)
             if fin and len(out) < limit:

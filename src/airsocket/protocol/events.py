@@ -31,7 +31,7 @@ __all__ = [
 class Event:
     """Base class of every event the core emits."""
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
@@ -115,7 +115,7 @@ class RequestReceived(Event):
 class Opened(Event):
     """The opening handshake succeeded; the connection is OPEN."""
 
-    __slots__ = ("subprotocol", "response")
+    __slots__ = ("response", "subprotocol")
 
     def __init__(self, subprotocol: str | None, response: Response) -> None:
         self.subprotocol = subprotocol

@@ -27,7 +27,6 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
-from typing import TypeVar
 
 from .exceptions import (
     ArgumentError,
@@ -70,14 +69,11 @@ ExtensionParams = list[tuple[str, str | None]]
 #: A parsed Sec-WebSocket-Extensions header: ``(extension name, params)``.
 ExtensionList = list[tuple[str, ExtensionParams]]
 
-_T = TypeVar("_T")
-
+# protocol = protocol-name ["/" protocol-version] (RFC 7230 6.7)
+_PROTOCOL_RE = re.compile(rf"{TOKEN_RE.pattern}(?:/{TOKEN_RE.pattern})?")
 # quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE (RFC 7230 3.2.6)
 _QUOTED_RE = re.compile(r'"((?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*)"')
 _QUOTED_PAIR_RE = re.compile(r"\\(.)")
-
-
-# --- keys -----------------------------------------------------------------
 
 
 def accept_key(key: str) -> str:
@@ -102,87 +98,39 @@ def generate_key(random_bytes: Callable[[int], bytes] = os.urandom) -> str:
     return base64.b64encode(nonce).decode("ascii")
 
 
-# --- header value grammar -------------------------------------------------
+def _split_list(values: list[str]) -> list[str]:
+    # RFC 7230 7: a #list is comma-separated; recipients MUST accept (skip)
+    # empty elements. Splitting at every comma is exact here, because a quoted
+    # extension value must unquote to a token, which holds no comma or ";".
+    elements = (element.strip(" \t") for value in values for element in value.split(","))
+    return [element for element in elements if element]
 
 
-class _Scanner:
-    """A cursor over one header value, raising InvalidHeader on bad syntax."""
-
-    def __init__(self, header: str, text: str) -> None:
-        self.header, self.text, self.pos = header, text, 0
-
-    def error(self, what: str) -> InvalidHeader:
-        return InvalidHeader(f"invalid {self.header} header: {what} at {self.pos} in {self.text!r}")
-
-    def skip_ows(self) -> None:
-        while self.peek() in (" ", "\t"):
-            self.pos += 1
-
-    def peek(self) -> str:
-        return self.text[self.pos : self.pos + 1]
-
-    def expect(self, pattern: re.Pattern[str], what: str) -> str:
-        match = pattern.match(self.text, self.pos)
-        if match is None:
-            raise self.error(f"expected {what}")
-        self.pos = match.end()
-        return match[match.lastindex or 0]
+def _tokens(header: str, values: list[str], pattern: re.Pattern[str] = TOKEN_RE) -> list[str]:
+    elements = _split_list(values)
+    for element in elements:
+        if not pattern.fullmatch(element):
+            raise InvalidHeader(f"invalid {header} header: {element!r} is not a token")
+    return elements
 
 
-def _parse_list(header: str, values: list[str], element: Callable[[_Scanner], _T]) -> list[_T]:
-    """Parse ``#element`` lists (RFC 7230 7) across all values of a header.
-
-    Empty elements are skipped, as RFC 7230 7 says recipients MUST accept them.
-    """
-    result: list[_T] = []
-    for value in values:
-        scanner = _Scanner(header, value)
-        while True:
-            scanner.skip_ows()
-            if scanner.peek() == ",":
-                scanner.pos += 1
-                continue
-            if not scanner.peek():
-                break
-            result.append(element(scanner))
-            scanner.skip_ows()
-            if scanner.peek() not in (",", ""):
-                raise scanner.error("expected ','")
-    return result
-
-
-def _token(scanner: _Scanner) -> str:
-    return scanner.expect(TOKEN_RE, "a token")
-
-
-def _extension(scanner: _Scanner) -> tuple[str, ExtensionParams]:
+def _extension(element: str) -> tuple[str, ExtensionParams]:
     # extension = extension-token *( ";" extension-param ) (RFC 6455 9.1)
-    name = _token(scanner)
+    name, *parts = (part.strip(" \t") for part in element.split(";"))
     params: ExtensionParams = []
-    while True:
-        scanner.skip_ows()
-        if scanner.peek() != ";":
-            return name, params
-        scanner.pos += 1
-        scanner.skip_ows()
-        params.append(_extension_param(scanner))
-
-
-def _extension_param(scanner: _Scanner) -> tuple[str, str | None]:
-    # extension-param = token [ "=" (token | quoted-string) ] (RFC 6455 9.1)
-    name = _token(scanner)
-    scanner.skip_ows()
-    if scanner.peek() != "=":
-        return name, None
-    scanner.pos += 1
-    scanner.skip_ows()
-    if scanner.peek() != '"':
-        return name, _token(scanner)
-    value = _QUOTED_PAIR_RE.sub(r"\1", scanner.expect(_QUOTED_RE, "a quoted string"))
-    # RFC 6455 9.1: an unescaped quoted value MUST conform to the token ABNF.
-    if not TOKEN_RE.fullmatch(value):
-        raise scanner.error(f"quoted value {value!r} is not a token")
-    return name, value
+    for part in parts:
+        # extension-param = token [ "=" (token | quoted-string) ]
+        param, equals, value = (piece.strip(" \t") for piece in part.partition("="))
+        quoted = _QUOTED_RE.fullmatch(value)
+        if quoted:
+            value = _QUOTED_PAIR_RE.sub(r"\1", quoted[1])
+        # RFC 6455 9.1: an unescaped quoted value MUST conform to the token ABNF.
+        if not TOKEN_RE.fullmatch(param) or (equals and not TOKEN_RE.fullmatch(value)):
+            raise InvalidHeader(f"invalid Sec-WebSocket-Extensions parameter {part!r}")
+        params.append((param, value if equals else None))
+    if not TOKEN_RE.fullmatch(name):
+        raise InvalidHeader(f"invalid Sec-WebSocket-Extensions name {name!r}")
+    return name, params
 
 
 def parse_extension_header(values: list[str]) -> ExtensionList:
@@ -198,7 +146,7 @@ def parse_extension_header(values: list[str]) -> ExtensionList:
     Raises:
         InvalidHeader: the syntax is wrong, or a quoted value is not a token.
     """
-    return _parse_list("Sec-WebSocket-Extensions", values, _extension)
+    return [_extension(element) for element in _split_list(values)]
 
 
 def serialize_extension(name: str, params: Sequence[tuple[str, str | None]]) -> str:
@@ -224,21 +172,11 @@ def parse_subprotocol_header(values: list[str]) -> list[str]:
     Raises:
         InvalidHeader: an element is not a token.
     """
-    return _parse_list("Sec-WebSocket-Protocol", values, _token)
+    return _tokens("Sec-WebSocket-Protocol", values)
 
 
-def _upgrade_protocol(scanner: _Scanner) -> str:
-    # protocol = protocol-name ["/" protocol-version] (RFC 7230 6.7)
-    name = _token(scanner)
-    if scanner.peek() == "/":
-        scanner.pos += 1
-        name += "/" + _token(scanner)
-    return name
-
-
-def _has_token(headers: Headers, name: str, token: str, element: Callable[[_Scanner], str]) -> bool:
-    values = _parse_list(name, headers.get_all(name), element)
-    return any(value.lower() == token for value in values)
+def _has_token(headers: Headers, name: str, token: str, pattern: re.Pattern[str]) -> bool:
+    return token in (value.lower() for value in _tokens(name, headers.get_all(name), pattern))
 
 
 def _single(headers: Headers, name: str) -> str:
@@ -251,9 +189,9 @@ def _single(headers: Headers, name: str) -> str:
 def _check_upgrade(headers: Headers) -> None:
     # RFC 6455 4.1 (client) and 4.2.1 (server): Upgrade MUST hold "websocket"
     # and Connection MUST hold "Upgrade", both ASCII case-insensitive.
-    if not _has_token(headers, "Upgrade", "websocket", _upgrade_protocol):
+    if not _has_token(headers, "Upgrade", "websocket", _PROTOCOL_RE):
         raise InvalidHeader("missing 'websocket' in the Upgrade header")
-    if not _has_token(headers, "Connection", "upgrade", _token):
+    if not _has_token(headers, "Connection", "upgrade", TOKEN_RE):
         raise InvalidHeader("missing 'Upgrade' in the Connection header")
 
 
@@ -263,9 +201,6 @@ def _add_extra_headers(headers: Headers, options: Options) -> None:
         extra = list(extra.items())
     for name, value in extra or ():
         headers.add(name, value)
-
-
-# --- client ---------------------------------------------------------------
 
 
 def build_request(
@@ -360,9 +295,6 @@ def _accepted_subprotocol(headers: Headers, options: Options) -> str | None:
     if chosen[0] not in (options.subprotocols or ()):
         raise NegotiationError(f"server chose a subprotocol we did not offer: {chosen[0]!r}")
     return chosen[0]
-
-
-# --- server ---------------------------------------------------------------
 
 
 class ClientOffer:

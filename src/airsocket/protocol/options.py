@@ -84,8 +84,14 @@ class Options:
     user_agent: str | None = "airsocket/0.1"
 
     def __post_init__(self) -> None:
-        for name in ("max_queue", "write_limit", "max_head_size", "max_line_size",
-                     "max_header_count", "compression_min_size"):
+        for name in (
+            "max_queue",
+            "write_limit",
+            "max_head_size",
+            "max_line_size",
+            "max_header_count",
+            "compression_min_size",
+        ):
             _check_int(name, getattr(self, name), 0, MAX_MESSAGE_SIZE_LIMIT)
         _check_int("max_message_size", self.max_message_size, 0, MAX_MESSAGE_SIZE_LIMIT)
         for name in ("open_timeout", "close_timeout", "ping_interval", "ping_timeout"):
