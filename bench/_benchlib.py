@@ -27,9 +27,12 @@ MAX_SIZE = 64 * 1024 * 1024  # every peer is configured to accept at least 16 Mi
 
 
 def add_src_to_path() -> None:
-    """Make the in-tree airsocket importable without installing it."""
-    if SRC not in sys.path:
-        sys.path.insert(0, SRC)
+    """Make the in-tree airsocket importable without installing it.
+
+    AIRSOCKET_SRC overrides the directory (empty: use whatever airsocket is installed)."""
+    src = os.environ.get("AIRSOCKET_SRC", SRC)
+    if src and src not in sys.path:
+        sys.path.insert(0, src)
 
 
 def raise_nofile(want: int = 20000) -> int:

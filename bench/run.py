@@ -145,7 +145,7 @@ class Proc:
                 tail = self.stderr_tail()
                 # an import that fails means the impl is not there (yet): skip it for the run
                 if any(k in tail for k in ("ImportError", "ModuleNotFoundError", "Cannot find module")) \
-                        or (prefix == "READY" and "AttributeError: module" in tail):
+                        or "AttributeError: module" in tail:
                     raise Unavailable(tail)
                 raise L.BenchError(f"exited before {prefix}: {tail}")
             if line.startswith(prefix):
