@@ -15,3 +15,15 @@ def apply_mask_into(
     /,
 ) -> None:
     """Write ``data`` XORed with ``mask`` into ``out[offset:offset + len(data)]``."""
+
+class PayloadBuffer:
+    """A payload of known size, filled by ``write`` and handed over by ``take``."""
+
+    def __init__(self, size: int) -> None: ...
+    def write(
+        self, offset: int, data: bytes | bytearray | memoryview, mask: bytes | None = None, /
+    ) -> None:
+        """Copy ``data`` to ``offset``, XORed with ``mask`` when one is given."""
+
+    def take(self) -> bytes:
+        """Return the bytes object and let go of it."""

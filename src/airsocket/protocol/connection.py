@@ -58,7 +58,14 @@ from .exceptions import (
     PayloadTooBig,
     ProtocolError,
 )
-from .frames import MAX_CONTROL_PAYLOAD, CloseCode, parse_close, serialize_close, serialize_frame
+from .frames import (
+    MAX_CONTROL_PAYLOAD,
+    CloseCode,
+    frame_header,
+    parse_close,
+    serialize_close,
+    serialize_frame,
+)
 from .http import (
     Request,
     Response,
@@ -68,7 +75,7 @@ from .http import (
     serialize_request,
     serialize_response,
 )
-from .masking import apply_mask
+from .masking import SPEEDUPS, PayloadBuffer, PayloadBufferPython, apply_mask
 from .options import Options
 from .uri import WebSocketURI, parse_uri
 
@@ -78,6 +85,8 @@ __all__ = ["END_OF_STREAM", "Connection", "Role", "State"]
 END_OF_STREAM = b""
 
 _OPEN_REQUIRED = "the connection is not open"
+#: Unmasked payloads from this size on are queued apart from their header.
+_SPLIT_SIZE = 64 * 1024
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 
 
@@ -176,6 +185,7 @@ class Connection:
         self._frame_mask: bytes | None = None
         self._frame_offset = 0
         self._control_parts: list[bytes] = []
+        self._payload: PayloadBufferPython | None = None
         # The data message being assembled from fragments.
         self._msg_opcode = 0
         self._msg_compressed = False
@@ -499,6 +509,14 @@ class Connection:
     ) -> None:
         if 1 <= opcode <= 2:
             self._start_message(opcode, rsv1)
+            if opcode == 2 and fin and not rsv1 and SPEEDUPS:
+                # A whole binary message of known size arriving over several
+                # reads: unmask every read straight into the bytes object that
+                # becomes the message (one pass, no temporaries, no join). Its
+                # pages are committed only as data arrives. Pure Python keeps
+                # the list of parts: a bytearray would be zeroed (committed) up
+                # front for a header that may never be followed by data.
+                self._payload = PayloadBuffer(length)
         self._frame_opcode = opcode
         self._frame_fin = fin
         self._frame_mask = mask
@@ -508,6 +526,8 @@ class Connection:
     def _continue_frame(self, buf: bytes, pos: int, end: int, events: list[Event]) -> int:
         """Consume what ``buf[pos:end]`` holds of a frame in partial mode."""
         take = min(self._frame_left, end - pos)
+        if self._payload is not None:
+            return self._continue_payload(self._payload, buf, pos, take, events)
         chunk = buf[pos : pos + take]
         mask = self._frame_mask
         if mask is not None and chunk:
@@ -526,6 +546,25 @@ class Connection:
             # Text is validated chunk by chunk: an invalid byte fails the
             # connection at once, before the rest of the frame arrives.
             self._feed_message(chunk, self._frame_fin and last, events)
+        return pos + take
+
+    def _continue_payload(
+        self, payload: PayloadBufferPython, buf: bytes, pos: int, take: int, events: list[Event]
+    ) -> int:
+        offset = self._frame_offset
+        mask = self._frame_mask
+        if mask is not None:
+            turn = offset & 3
+            mask = mask[turn:] + mask[:turn]
+        with memoryview(buf) as view:
+            payload.write(offset, view[pos : pos + take], mask)
+        self._frame_offset = offset + take
+        self._frame_left -= take
+        if not self._frame_left:
+            self._payload = None
+            self._msg_opcode = 0
+            self._msg_wire = 0
+            events.append(BinaryMessage(payload.take()))
         return pos + take
 
     def _start_message(self, opcode: int, compressed: bool) -> None:
@@ -606,8 +645,14 @@ class Connection:
                 mask = self._next_mask() if self._next_mask is not None else None
                 self._out.append(serialize_frame(opcode, compressed, rsv1=True, mask=mask))
                 return
-        mask = self._next_mask() if self._next_mask is not None else None
-        self._out.append(serialize_frame(opcode, data, mask=mask))
+        if self._next_mask is not None:
+            self._out.append(serialize_frame(opcode, data, mask=self._next_mask()))
+        elif len(data) >= _SPLIT_SIZE and type(data) is bytes:
+            # Header and payload leave as two chunks: a large payload is not
+            # copied only to put 10 bytes in front of it (bench: 1 MiB echo).
+            self._out += (frame_header(opcode, len(data)), data)
+        else:
+            self._out.append(serialize_frame(opcode, data))
 
     def send_ping(self, data: bytes = b"") -> None:
         """Queue a PING (payload at most 125 bytes).

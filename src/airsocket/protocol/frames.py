@@ -16,6 +16,7 @@ from .masking import apply_mask
 __all__ = [
     "CloseCode",
     "Opcode",
+    "frame_header",
     "is_sendable_close_code",
     "is_valid_close_code",
     "parse_close",
@@ -94,18 +95,23 @@ def serialize_frame(
         rsv1: the "compressed" bit of permessage-deflate (RFC 7692 6).
         mask: the 4-byte masking key; a client MUST mask (RFC 6455 5.3).
     """
-    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-    length = len(payload)
-    mask_bit = 0x80 if mask is not None else 0
-    if length < 126:
-        head = _HEAD_7(first, mask_bit | length)
-    elif length < 65536:
-        head = _HEAD_16(first, mask_bit | 126, length)
-    else:
-        head = _HEAD_64(first, mask_bit | 127, length)
+    head = frame_header(opcode, len(payload), fin=fin, rsv1=rsv1, masked=mask is not None)
     if mask is None:
         return head + payload
     return head + mask + apply_mask(payload, mask)
+
+
+def frame_header(
+    opcode: int, length: int, *, fin: bool = True, rsv1: bool = False, masked: bool = False
+) -> bytes:
+    """Return the header of a frame (RFC 6455 5.2), without the masking key."""
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    mask_bit = 0x80 if masked else 0
+    if length < 126:
+        return _HEAD_7(first, mask_bit | length)
+    if length < 65536:
+        return _HEAD_16(first, mask_bit | 126, length)
+    return _HEAD_64(first, mask_bit | 127, length)
 
 
 def serialize_close(code: int | None, reason: str = "") -> bytes:

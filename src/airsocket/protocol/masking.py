@@ -18,6 +18,8 @@ from typing import TypeAlias
 
 __all__ = [
     "SPEEDUPS",
+    "PayloadBuffer",
+    "PayloadBufferPython",
     "apply_mask",
     "apply_mask_into",
     "apply_mask_into_python",
@@ -104,6 +106,47 @@ def apply_mask_into_python(
         flat[offset:end] = masked
 
 
+class PayloadBufferPython:
+    """A payload of known size, filled by :meth:`write`, handed over by :meth:`take`.
+
+    The pure-Python version of ``_speedups.PayloadBuffer``: a bytearray and a
+    final copy, where the C version fills the very bytes object it hands over.
+    """
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self, size: int) -> None:
+        self._buffer: bytearray | None = bytearray(size)
+
+    def write(self, offset: int, data: BytesLike, mask: bytes | None = None, /) -> None:
+        """Copy ``data`` to ``offset``, XORed with ``mask`` when one is given.
+
+        Raises:
+            ValueError: it does not fit, or the payload was already taken.
+        """
+        buffer = self._buffer
+        if buffer is None:
+            raise ValueError("the payload was already taken")
+        if offset < 0 or offset + len(data) > len(buffer):
+            raise ValueError("write past the end of the payload")
+        if mask is None:
+            buffer[offset : offset + len(data)] = data
+        else:
+            apply_mask_into(data, mask, buffer, offset)
+
+    def take(self) -> bytes:
+        """Return the payload as bytes and let go of it.
+
+        Raises:
+            ValueError: the payload was already taken.
+        """
+        buffer = self._buffer
+        if buffer is None:
+            raise ValueError("the payload was already taken")
+        self._buffer = None
+        return bytes(buffer)
+
+
 def _speedups_allowed() -> bool:
     """Return whether ``AIRSOCKET_NO_SPEEDUPS`` leaves the C versions on."""
     return os.environ.get("AIRSOCKET_NO_SPEEDUPS", "") in ("", "0")
@@ -113,6 +156,7 @@ def _speedups_allowed() -> bool:
 SPEEDUPS = False
 apply_mask = apply_mask_python
 apply_mask_into = apply_mask_into_python
+PayloadBuffer: type[PayloadBufferPython] = PayloadBufferPython
 
 if _speedups_allowed():
     try:
@@ -123,4 +167,7 @@ if _speedups_allowed():
         # C: ~23 GB/s at 1 MiB against ~0.8 GB/s pure (bench/micro_mask.py).
         apply_mask = _speedups.apply_mask
         apply_mask_into = _speedups.apply_mask_into
+        # Large payloads unmasked straight into the message's own bytes:
+        # see connection.py, "_continue_frame", for the figure.
+        PayloadBuffer = _speedups.PayloadBuffer  # type: ignore[assignment]
         SPEEDUPS = True
