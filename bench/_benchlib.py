@@ -82,10 +82,16 @@ def server_args(argv=None) -> argparse.Namespace:
     p.add_argument("port", type=int)
     p.add_argument("--uvloop", action="store_true")
     p.add_argument("--deflate", action="store_true", help="accept permessage-deflate")
-    p.add_argument("--deflate-passthrough", action="store_true",
-                   help="(picows only) fixed server of the client-role deflate workload")
-    p.add_argument("--broadcast", action="store_true",
-                   help="every received message is sent to every open connection")
+    p.add_argument(
+        "--deflate-passthrough",
+        action="store_true",
+        help="(picows only) fixed server of the client-role deflate workload",
+    )
+    p.add_argument(
+        "--broadcast",
+        action="store_true",
+        help="every received message is sent to every open connection",
+    )
     return p.parse_args(argv)
 
 
@@ -93,6 +99,7 @@ def run_loop(main, use_uvloop: bool) -> None:
     """Run coroutine function main() on the default asyncio loop or uvloop."""
     if use_uvloop:
         import uvloop
+
         factory = uvloop.new_event_loop
     else:
         factory = asyncio.new_event_loop
@@ -115,11 +122,18 @@ def json_text(size: int = 4096) -> str:
     """Deterministic JSON-like ASCII text of exactly `size` bytes (realistic compressibility)."""
     items: list = []
     i = 0
+
     def dump(pad: str) -> str:
         return json.dumps({"items": items, "pad": pad}, separators=(",", ":"))
+
     while True:
-        item = {"id": i, "name": f"user{i * 7919 % 10007}", "active": i % 3 == 0,
-                "score": i * 37 % 1000, "tags": ["red", "green", "blue"][: i % 3 + 1]}
+        item = {
+            "id": i,
+            "name": f"user{i * 7919 % 10007}",
+            "active": i % 3 == 0,
+            "score": i * 37 % 1000,
+            "tags": ["red", "green", "blue"][: i % 3 + 1],
+        }
         items.append(item)
         if len(dump("")) > size - 40:
             items.pop()
@@ -143,8 +157,12 @@ def airsocket_options(airsocket, deflate: bool) -> dict:
     opts: dict = {"compression": "deflate" if deflate else None, "max_message_size": MAX_SIZE}
     fields = set(getattr(getattr(airsocket, "Options", None), "__dataclass_fields__", {}) or {})
     if deflate:
-        wanted = {"compression_level": DEFLATE_LEVEL, "compression_window_bits": DEFLATE_WBITS,
-                  "compression_mem_level": DEFLATE_MEMLEVEL, "compression_min_size": 0}
+        wanted = {
+            "compression_level": DEFLATE_LEVEL,
+            "compression_window_bits": DEFLATE_WBITS,
+            "compression_mem_level": DEFLATE_MEMLEVEL,
+            "compression_min_size": 0,
+        }
         opts.update({k: v for k, v in wanted.items() if k in fields})
     if "ping_interval" in fields:
         opts["ping_interval"] = None

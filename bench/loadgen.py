@@ -70,7 +70,7 @@ class FrameCounter:
 
     def __init__(self, keep: bool = False):
         self.pending = b""
-        self.remaining = 0      # payload bytes still to skip in the current frame
+        self.remaining = 0  # payload bytes still to skip in the current frame
         self.cur_fin = False
         self.messages = 0
         self.keep = keep
@@ -86,13 +86,13 @@ class FrameCounter:
             if self.remaining:
                 take = min(self.remaining, n - i)
                 if self.keep:
-                    self._cur += mv[i:i + take]
+                    self._cur += mv[i : i + take]
                 self.remaining -= take
                 i += take
                 if not self.remaining:
                     self._frame_done()
                 continue
-            buf = self.pending + bytes(mv[i:i + 14])
+            buf = self.pending + bytes(mv[i : i + 14])
             if len(buf) < 2:
                 self.pending = buf
                 return
@@ -131,8 +131,14 @@ class FrameCounter:
 
 # ---------------------------------------------------------------- connections
 def request_bytes(port: int, deflate: bool = False, path: str = "/") -> bytes:
-    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket",
-             "Connection: Upgrade", f"Sec-WebSocket-Key: {KEY}", "Sec-WebSocket-Version: 13"]
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {KEY}",
+        "Sec-WebSocket-Version: 13",
+    ]
     if deflate:
         lines.append("Sec-WebSocket-Extensions: permessage-deflate")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -311,7 +317,7 @@ def _pump(s: socket.socket, out: bytes, counter: FrameCounter, want_msgs: int) -
                     raise BenchError("connection error")
                 if off < len(out) and ev & select.POLLOUT:
                     try:
-                        off += s.send(mv[off: off + (1 << 20)])
+                        off += s.send(mv[off : off + (1 << 20)])
                     except BlockingIOError:
                         pass
                     if off >= len(out):
@@ -448,6 +454,7 @@ async def _handshake_close(port, req):
 def _arun(coro):
     try:
         import uvloop
+
         return uvloop.run(coro)
     except ImportError:
         return asyncio.run(coro)
@@ -495,6 +502,7 @@ def rss(port, probe, n):
         for c in conns:
             c.t.abort()
         return dict(cpu=0.0, wall=wall, rss=r1, units=n, rss_per_conn=(r1 - r0) / n)
+
     return _arun(go())
 
 
@@ -510,7 +518,7 @@ def broadcast(port, probe, sizes, reps, size=64):
             await asyncio.sleep(0.2)
             loop = asyncio.get_running_loop()
 
-            async def one_round(k):
+            async def one_round(k, conns=conns, loop=loop):
                 for c in conns:
                     c.want = c.got + el
                     c.waiter = loop.create_future()
@@ -529,4 +537,5 @@ def broadcast(port, probe, sizes, reps, size=64):
         for c in conns:
             c.t.abort()
         return out
+
     return _arun(go())

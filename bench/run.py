@@ -3,8 +3,9 @@
 Node's ws, in one run.  See bench/README.md.
 
     python bench/run.py --quick
-    python bench/run.py --workloads pipelined,burst --impls airsocket,picows,aiohttp,websockets,node \
-        --rounds 3 --loop asyncio,uvloop --role server,client
+    python bench/run.py --workloads pipelined,burst \
+        --impls airsocket,picows,aiohttp,websockets,node --rounds 3 \
+        --loop asyncio,uvloop --role server,client
 
 The process under test is pinned to core 0, the load generator (or the fixed peer) to
 core 1.  CPU figures are the process under test's own CPU clock (time.process_time() /
@@ -32,16 +33,17 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import _benchlib as B  # noqa: E402
-import loadgen as L  # noqa: E402
+import _benchlib as B
+import loadgen as L
 
 IMPLS = ["airsocket", "airsocket-air", "picows", "aiohttp", "websockets", "node"]
 PY = sys.executable
 TUT_CORE, LOAD_CORE = 0, 1  # core of the process under test / of the load generator
 
 
-def server_cmd(impl: str, port: int, uvloop: bool, deflate: bool, bcast: bool,
-               passthrough: bool = False) -> list[str]:
+def server_cmd(
+    impl: str, port: int, uvloop: bool, deflate: bool, bcast: bool, passthrough: bool = False
+) -> list[str]:
     if impl == "node":
         cmd = ["node", os.path.join(HERE, "servers", "node_echo.js"), str(port)]
     else:
@@ -67,31 +69,67 @@ def client_cmd(impl: str) -> list[str]:
 # ------------------------------------------------------------------ workloads
 # name: (unit, description, full params, quick params)
 WORKLOADS = {
-    "pipelined": ("msg", "64 B binary, 256 in flight, one connection",
-                  dict(n=100_000), dict(n=10_000)),
-    "burst": ("msg", "64 B binary, 256 frames in one write, wait for the 256 echoes",
-              dict(n=102_400), dict(n=10_240)),
-    "roundtrip": ("msg", "32 B sequential round trips (latency as seen by the fixed peer)",
-                  dict(n=10_000), dict(n=2_000)),
-    "large1m": ("MiB", "1 MiB binary messages echoed, one at a time",
-                dict(n=100, size=1 << 20), dict(n=20, size=1 << 20)),
-    "large16m": ("MiB", "16 MiB binary messages echoed, one at a time",
-                 dict(n=8, size=16 << 20), dict(n=2, size=16 << 20)),
-    "deflate": ("msg", "4 KiB JSON-like text, permessage-deflate (level 1, 15-bit window), 16 in flight",
-                dict(n=20_000), dict(n=2_000)),
-    "hs_seq": ("handshake", "opening handshake + closing handshake, one at a time",
-               dict(n=1_000), dict(n=200)),
-    "hs_conc": ("handshake", "opening + closing handshakes, 50 at once",
-                dict(n=2_000), dict(n=300)),
+    "pipelined": (
+        "msg",
+        "64 B binary, 256 in flight, one connection",
+        dict(n=100_000),
+        dict(n=10_000),
+    ),
+    "burst": (
+        "msg",
+        "64 B binary, 256 frames in one write, wait for the 256 echoes",
+        dict(n=102_400),
+        dict(n=10_240),
+    ),
+    "roundtrip": (
+        "msg",
+        "32 B sequential round trips (latency as seen by the fixed peer)",
+        dict(n=10_000),
+        dict(n=2_000),
+    ),
+    "large1m": (
+        "MiB",
+        "1 MiB binary messages echoed, one at a time",
+        dict(n=100, size=1 << 20),
+        dict(n=20, size=1 << 20),
+    ),
+    "large16m": (
+        "MiB",
+        "16 MiB binary messages echoed, one at a time",
+        dict(n=8, size=16 << 20),
+        dict(n=2, size=16 << 20),
+    ),
+    "deflate": (
+        "msg",
+        "4 KiB JSON-like text, permessage-deflate (level 1, 15-bit window), 16 in flight",
+        dict(n=20_000),
+        dict(n=2_000),
+    ),
+    "hs_seq": (
+        "handshake",
+        "opening handshake + closing handshake, one at a time",
+        dict(n=1_000),
+        dict(n=200),
+    ),
+    "hs_conc": (
+        "handshake",
+        "opening + closing handshakes, 50 at once",
+        dict(n=2_000),
+        dict(n=300),
+    ),
     "rss": ("conn", "RSS per idle connection (KiB)", dict(n=5_000), dict(n=1_000)),
-    "broadcast": ("conn", "one 64 B message sent to every connection (cost per connection)",
-                  dict(sizes=[100, 300, 1000], reps=50), dict(sizes=[100, 250, 500], reps=10)),
+    "broadcast": (
+        "conn",
+        "one 64 B message sent to every connection (cost per connection)",
+        dict(sizes=[100, 300, 1000], reps=50),
+        dict(sizes=[100, 250, 500], reps=10),
+    ),
 }
 CLIENT_ROLE_NA = {"broadcast": "server role only"}
 
 
 # ------------------------------------------------------------------ processes
-_procs: list["Proc"] = []
+_procs: list[Proc] = []
 
 
 class Unavailable(Exception):
@@ -106,13 +144,19 @@ def free_port() -> int:
 
 class Proc:
     def __init__(self, cmd: list[str], core: int):
-        self.err = tempfile.TemporaryFile()
+        self.err = tempfile.TemporaryFile()  # noqa: SIM115 — lives as long as the process
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (B.SRC, HERE, env.get("PYTHONPATH")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (B.SRC, HERE, env.get("PYTHONPATH")) if p)
         full = (["taskset", "-c", str(core)] if shutil.which("taskset") else []) + cmd
-        self.p = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=self.err, stdin=subprocess.DEVNULL,
-                                  start_new_session=True, env=env, cwd=HERE)
+        self.p = subprocess.Popen(
+            full,
+            stdout=subprocess.PIPE,
+            stderr=self.err,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+            cwd=HERE,
+        )
         self.q: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         _procs.append(self)
@@ -144,8 +188,13 @@ class Proc:
                     pass
                 tail = self.stderr_tail()
                 # an import that fails means the impl is not there (yet): skip it for the run
-                if any(k in tail for k in ("ImportError", "ModuleNotFoundError", "Cannot find module")) \
-                        or "AttributeError: module" in tail:
+                if (
+                    any(
+                        k in tail
+                        for k in ("ImportError", "ModuleNotFoundError", "Cannot find module")
+                    )
+                    or "AttributeError: module" in tail
+                ):
                     raise Unavailable(tail)
                 raise L.BenchError(f"exited before {prefix}: {tail}")
             if line.startswith(prefix):
@@ -192,7 +241,9 @@ def _on_signal(signum, frame):
 # ------------------------------------------------------------------ one measurement
 def run_server_role(impl, wl, loop, params, text):
     port = free_port()
-    proc = Proc(server_cmd(impl, port, loop == "uvloop", wl == "deflate", wl == "broadcast"), TUT_CORE)
+    proc = Proc(
+        server_cmd(impl, port, loop == "uvloop", wl == "deflate", wl == "broadcast"), TUT_CORE
+    )
     try:
         proc.expect("READY", 30)
         probe = proc.probe
@@ -224,13 +275,15 @@ def run_server_role(impl, wl, loop, params, text):
 
 def run_client_role(impl, wl, loop, params, text):
     port = free_port()
-    fixed = Proc(server_cmd("picows", port, True, False, False, passthrough=wl == "deflate"), LOAD_CORE)
+    fixed = Proc(
+        server_cmd("picows", port, True, False, False, passthrough=wl == "deflate"), LOAD_CORE
+    )
     try:
         try:
             fixed.expect("READY", 30)
         except Unavailable as e:
             raise L.BenchError(f"fixed picows server failed: {e}") from None
-        cmd = client_cmd(impl) + [f"ws://127.0.0.1:{port}/", "--workload", wl]
+        cmd = [*client_cmd(impl), f"ws://127.0.0.1:{port}/", "--workload", wl]
         for k, v in params.items():
             cmd += [f"--{k}", str(v)]
         if loop == "uvloop" and impl != "node":
@@ -240,7 +293,7 @@ def run_client_role(impl, wl, loop, params, text):
             line = cli.expect("RESULT", L.DEADLINE * 2)
         finally:
             cli.stop()
-        return json.loads(line[len("RESULT "):])
+        return json.loads(line[len("RESULT ") :])
     finally:
         fixed.stop()
 
@@ -275,10 +328,10 @@ def linear_fit(xs, ys):
     n = len(xs)
     mx, my = sum(xs) / n, sum(ys) / n
     sxx = sum((x - mx) ** 2 for x in xs)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx else 0.0
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=False)) / sxx if sxx else 0.0
     a = my - b * mx
     ss = sum((y - my) ** 2 for y in ys)
-    r2 = 1 - sum((y - a - b * x) ** 2 for x, y in zip(xs, ys)) / ss if ss else 1.0
+    r2 = 1 - sum((y - a - b * x) ** 2 for x, y in zip(xs, ys, strict=False)) / ss if ss else 1.0
     return dict(slope_us=b, intercept_us=a, r2=r2)
 
 
@@ -296,14 +349,20 @@ def summarize(results, impls, rounds):
             row = dict(rounds=vals, error=errs[0] if errs and not ok else None)
             if ok:
                 good = [r for r in per_round if isinstance(r, dict)]
-                row.update(median=statistics.median(ok), min=min(ok), max=max(ok),
-                           rate=statistics.median([rate(wl, r) or 0 for r in good]) or None)
+                row.update(
+                    median=statistics.median(ok),
+                    min=min(ok),
+                    max=max(ok),
+                    rate=statistics.median([rate(wl, r) or 0 for r in good]) or None,
+                )
                 for extra in ("p50_us", "p99_us"):
                     if extra in good[0]:
                         row[extra] = statistics.median([r[extra] for r in good])
                 if "per_bcast" in good[0]:
                     sizes = sorted(good[0]["per_bcast"], key=int)
-                    cost = {s: statistics.median([r["per_bcast"][s] * 1e6 for r in good]) for s in sizes}
+                    cost = {
+                        s: statistics.median([r["per_bcast"][s] * 1e6 for r in good]) for s in sizes
+                    }
                     row["per_bcast_us"] = cost
                     row["per_conn_us"] = {s: cost[s] / int(s) for s in sizes}
                     row.update(linear_fit([int(s) for s in sizes], [cost[s] for s in sizes]))
@@ -315,7 +374,11 @@ def summarize(results, impls, rounds):
                 if peer == impl:
                     continue
                 a, b = rows[impl]["rounds"], rows[peer]["rounds"]
-                rs = [x / y for x, y in zip(a, b) if x is not None and y is not None and y > 0]
+                rs = [
+                    x / y
+                    for x, y in zip(a, b, strict=False)
+                    if x is not None and y is not None and y > 0
+                ]
                 if rs:
                     ratios[peer] = statistics.median(rs)
             rows[impl]["ratios"] = ratios
@@ -336,38 +399,49 @@ def print_tables(summary, impls, rounds, quick):
             hdr += f"{'µs/conn at N=':>30}{'slope':>7}{'fixed':>7}{'R²':>6}"
         peers = [p for p in impls if any(r.get("median") for r in [rows[p]])]
         for p in peers:
-            hdr += f"{'÷' + p:>14}"
+            hdr += f"{'÷' + p:>{max(14, len(p) + 3)}}"
         print(hdr)
         for impl in impls:
             r = rows[impl]
             if r.get("median") is None:
                 print(f"{impl:<14}  {r.get('error') or 'no result'}")
                 continue
-            line = (f"{impl:<14}{fmt(r['median']):>14}  {fmt(r['min']) + '–' + fmt(r['max']):<16}"
-                    f"{fmt(r.get('rate')):>10}")
+            line = (
+                f"{impl:<14}{fmt(r['median']):>14}  {fmt(r['min']) + '–' + fmt(r['max']):<16}"
+                f"{fmt(r.get('rate')):>10}"
+            )
             if wl == "roundtrip":
                 line += f"{fmt(r.get('p50_us')):>9}{fmt(r.get('p99_us')):>9}"
             if wl == "broadcast":
                 ps = " ".join(f"{k}:{fmt(v)}" for k, v in r["per_conn_us"].items())
                 line += f"{ps:>30}{fmt(r['slope_us']):>7}{fmt(r['intercept_us']):>7}{r['r2']:>6.3f}"
             for p in peers:
-                line += f"{'' if p == impl else fmt(r['ratios'].get(p)):>14}"
+                cell = "" if p == impl else fmt(r["ratios"].get(p))
+                line += f"{cell:>{max(14, len(p) + 3)}}"
             print(line)
-    print(f"\n(rounds={rounds}{', QUICK run: small counts, indicative only' if quick else ''}; "
-          "cost = median over rounds of the process under test's own CPU per unit; "
-          "÷peer = median over rounds of (this impl's cost / peer's cost) in the same round, "
-          "<1 means cheaper than that peer)")
+    print(
+        f"\n(rounds={rounds}{', QUICK run: small counts, indicative only' if quick else ''}; "
+        "cost = median over rounds of the process under test's own CPU per unit; "
+        "÷peer = median over rounds of (this impl's cost / peer's cost) in the same round, "
+        "<1 means cheaper than that peer)"
+    )
 
 
 # ------------------------------------------------------------------ main
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--impls", default=",".join(IMPLS))
     ap.add_argument("--rounds", type=int, default=None, help="default 3 (1 with --quick)")
-    ap.add_argument("--loop", default=None, help="asyncio,uvloop (default both; asyncio with --quick)")
+    ap.add_argument(
+        "--loop", default=None, help="asyncio,uvloop (default both; asyncio with --quick)"
+    )
     ap.add_argument("--role", default="server,client")
-    ap.add_argument("--quick", action="store_true", help="small counts: a smoke test of about a minute")
+    ap.add_argument(
+        "--quick", action="store_true", help="small counts: a smoke test of about a minute"
+    )
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     a = ap.parse_args(argv)
 
@@ -392,14 +466,17 @@ def main(argv=None):
         print("warning: fewer than 2 cores, no pinning", file=sys.stderr)
 
     unavailable: dict[tuple[str, str], str] = {}
-    if "node" in impls and not (shutil.which("node") and os.path.isdir(os.path.join(HERE, "node_modules", "ws"))):
-        unavailable[("node", "server")] = unavailable[("node", "client")] = \
+    if "node" in impls and not (
+        shutil.which("node") and os.path.isdir(os.path.join(HERE, "node_modules", "ws"))
+    ):
+        unavailable[("node", "server")] = unavailable[("node", "client")] = (
             "unavailable: node or bench/node_modules/ws missing (cd bench && npm install)"
+        )
     text = B.json_text(4096)
     results: dict = {}
     t_start = time.monotonic()
     for rnd in range(rounds):
-        order = impls[rnd % len(impls):] + impls[: rnd % len(impls)]  # rotate: no fixed position
+        order = impls[rnd % len(impls) :] + impls[: rnd % len(impls)]  # rotate: no fixed position
         for wl in workloads:
             params = WORKLOADS[wl][3 if a.quick else 2]
             for loop in loops:
@@ -421,17 +498,22 @@ def main(argv=None):
                             if isinstance(r, dict) and r.get("error"):
                                 raise L.BenchError(r["error"])
                             slot.append(r)
-                            status = f"{per_unit(wl, r):.3g} {'KiB/conn' if wl == 'rss' else 'µs/' + WORKLOADS[wl][0]}"
+                            u = "KiB/conn" if wl == "rss" else "µs/" + WORKLOADS[wl][0]
+                            status = f"{per_unit(wl, r):.3g} {u}"
                         except Unavailable as e:
                             unavailable[(impl, role)] = f"unavailable: {e}"
                             slot.append(unavailable[(impl, role)])
                             status = slot[-1]
-                        except Exception as e:  # noqa: BLE001 — report and carry on
+                        except Exception as e:
                             msg = str(e) or type(e).__name__
                             slot.append(msg if msg.startswith("n/a") else f"failed: {msg}")
                             status = slot[-1]
-                        print(f"[round {rnd + 1}/{rounds}] {wl:<10} {role:<6} {loop:<7} {impl:<14} "
-                              f"{status}  ({time.monotonic() - t0:.1f}s)", file=sys.stderr, flush=True)
+                        print(
+                            f"[round {rnd + 1}/{rounds}] {wl:<10} {role:<6} {loop:<7} {impl:<14} "
+                            f"{status}  ({time.monotonic() - t0:.1f}s)",
+                            file=sys.stderr,
+                            flush=True,
+                        )
 
     summary = summarize(results, impls, rounds)
     print_tables(summary, impls, rounds, a.quick)
@@ -439,15 +521,28 @@ def main(argv=None):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = os.path.join(a.out, f"bench-{stamp}{'-quick' if a.quick else ''}.json")
     doc = dict(
-        started=stamp, elapsed_s=time.monotonic() - t_start, quick=a.quick, rounds=rounds,
-        loops=loops, roles=roles, impls=impls, workloads=workloads,
-        machine=dict(python=platform.python_version(), platform=platform.platform(), cpus=os.cpu_count()),
+        started=stamp,
+        elapsed_s=time.monotonic() - t_start,
+        quick=a.quick,
+        rounds=rounds,
+        loops=loops,
+        roles=roles,
+        impls=impls,
+        workloads=workloads,
+        machine=dict(
+            python=platform.python_version(), platform=platform.platform(), cpus=os.cpu_count()
+        ),
         params={w: WORKLOADS[w][3 if a.quick else 2] for w in workloads},
-        raw=[dict(workload=k[0], role=k[1], loop=k[2], impl=i, rounds=v)
-             for k, by in results.items() for i, v in by.items()],
-        summary=[dict(workload=k[0], role=k[1], loop=k[2], impl=i,
-                      **{kk: vv for kk, vv in row.items()})
-                 for k, rows in summary.items() for i, row in rows.items()],
+        raw=[
+            dict(workload=k[0], role=k[1], loop=k[2], impl=i, rounds=v)
+            for k, by in results.items()
+            for i, v in by.items()
+        ],
+        summary=[
+            dict(workload=k[0], role=k[1], loop=k[2], impl=i, **dict(row.items()))
+            for k, rows in summary.items()
+            for i, row in rows.items()
+        ],
     )
     with open(path, "w") as f:
         json.dump(doc, f, indent=1, default=str)

@@ -25,7 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import _benchlib as B  # noqa: E402
+import _benchlib as B
 
 DEADLINE = 120.0
 
@@ -74,6 +74,7 @@ async def stream_workload(ad, a):
                 k = min(conc, count - done)
                 await asyncio.gather(*[one() for _ in range(k)])
                 done += k
+
         return dict(await _measure(hs, n), units=n)
     if wl == "rss":
         return await _rss(lambda: ad.connect(a.url, False), ad.close, n)
@@ -100,11 +101,13 @@ async def stream_workload(ad, a):
                 for _ in range(count):
                     await sem.acquire()
                     await send(payload)
+
             task = asyncio.ensure_future(sender())
             for _ in range(count):
                 await recv()
                 sem.release()
             await task
+
         r = dict(await _measure(run, n), units=n)
     elif wl == "burst":
         bursts = max(1, n // 256)
@@ -115,6 +118,7 @@ async def stream_workload(ad, a):
                     await send(payload)
                 for _ in range(256):
                     await recv()
+
         r = dict(await _measure(run, bursts), units=bursts * 256)
     elif wl == "roundtrip":
         lat = []
@@ -127,13 +131,16 @@ async def stream_workload(ad, a):
                 await recv()
                 if not warm:
                     lat.append(pc() - t0)
+
         r = dict(await _measure(run, n), units=n)
         r.update(_lat(lat))
     elif wl.startswith("large"):
+
         async def run(count, warm):
             for _ in range(count if not warm else 1):
                 await send(payload)
                 await recv()
+
         r = dict(await _measure(run, n), units=n * a.size / (1 << 20))
     else:
         raise NA(f"n/a: unknown workload {wl}")
@@ -185,6 +192,7 @@ async def callback_workload(ad, a):
                 k = min(conc, count - done)
                 await asyncio.gather(*[one() for _ in range(k)])
                 done += k
+
         return dict(await _measure(hs, n), units=n)
     if wl == "rss":
         return await _rss(lambda: ad.connect(a.url, False, _Cb()), ad.close, n)
@@ -210,6 +218,7 @@ async def callback_workload(ad, a):
             hook.fn = lambda m: on_msg(st)
             start(st)
             await asyncio.wait_for(st["done"], DEADLINE)
+
         return run
 
     def finish(st):
@@ -231,6 +240,7 @@ async def callback_workload(ad, a):
                 st["sent"] += 1
                 send(payload)
             finish(st)
+
         r = dict(await _measure(runner(start, on_msg), n), units=n)
     elif wl == "burst":
         bursts = max(1, n // 256)
@@ -249,6 +259,7 @@ async def callback_workload(ad, a):
                         send(payload)
                 else:
                     st["done"].done() or st["done"].set_result(None)
+
         r = dict(await _measure(runner(start, on_msg), bursts), units=bursts * 256)
     elif wl in ("roundtrip",) or wl.startswith("large"):
         lat = []
@@ -268,6 +279,7 @@ async def callback_workload(ad, a):
                 t[0] = pc()
                 send(payload)
             finish(st)
+
         run = runner(start, on_msg)
         if record:
             r = dict(await _measure(run, n), units=n)

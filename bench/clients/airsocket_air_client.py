@@ -1,10 +1,14 @@
 """airsocket AIR-API benchmark client (API.md section 1), impl "airsocket-air":
 WebSocket().connect(url) and a websocketData listener; see _clientlib.py (callback style)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import asyncio
 
-import _clientlib as C
-
 import _benchlib as B
+import _clientlib as C
 
 
 class Adapter:
@@ -13,10 +17,16 @@ class Adapter:
     def __init__(self):
         B.add_src_to_path()
         import airsocket
+
         self.airsocket = airsocket
         from airsocket import Event, IOErrorEvent, WebSocket, WebSocketEvent
-        self.Event, self.IOErrorEvent, self.WebSocket, self.WebSocketEvent = \
-            Event, IOErrorEvent, WebSocket, WebSocketEvent
+
+        self.Event, self.IOErrorEvent, self.WebSocket, self.WebSocketEvent = (
+            Event,
+            IOErrorEvent,
+            WebSocket,
+            WebSocketEvent,
+        )
 
     async def connect(self, url, deflate, hook):
         WebSocket = self.WebSocket
@@ -32,7 +42,9 @@ class Adapter:
                 opened.set_exception(RuntimeError(f"connect failed: {e.type}"))
 
         ws.add_event_listener(self.WebSocketEvent.DATA, on_data)
-        ws.add_event_listener(self.Event.CONNECT, lambda e: opened.done() or opened.set_result(None))
+        ws.add_event_listener(
+            self.Event.CONNECT, lambda e: opened.done() or opened.set_result(None)
+        )
         ws.add_event_listener(self.IOErrorEvent.IO_ERROR, fail)
         ws.add_event_listener(self.Event.CLOSE, fail)
         ws.connect(url)
@@ -44,6 +56,7 @@ class Adapter:
         class Conn:
             def send(self, payload):
                 send_message(text if isinstance(payload, str) else binary, payload)
+
         conn = Conn()
         conn.ws = ws
         return conn

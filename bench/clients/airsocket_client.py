@@ -1,13 +1,18 @@
 """airsocket asyncio-API benchmark client (API.md section 2); see _clientlib.py."""
-import _clientlib as C
 
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import _benchlib as B
+import _clientlib as C
 
 
 class Adapter:
     def __init__(self):
         B.add_src_to_path()
         import airsocket
+
         self.airsocket = airsocket
 
     async def connect(self, url, deflate):

@@ -1,9 +1,12 @@
 """picows benchmark client (callback style); see _clientlib.py.  No permessage-deflate."""
-import _clientlib as C
 
-from picows import WSListener, WSMsgType, ws_connect
+import os
+import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import _benchlib as B
+import _clientlib as C
+from picows import WSListener, WSMsgType, ws_connect
 
 
 class Conn(WSListener):
@@ -32,8 +35,9 @@ class Adapter:
     async def connect(self, url, deflate, hook):
         if deflate:
             raise C.NA("n/a: picows has no permessage-deflate")
-        t, listener = await ws_connect(lambda: Conn(hook), url, max_frame_size=B.MAX_SIZE,
-                                       websocket_handshake_timeout=30)
+        _t, listener = await ws_connect(
+            lambda: Conn(hook), url, max_frame_size=B.MAX_SIZE, websocket_handshake_timeout=30
+        )
         return listener
 
     def data(self, frame):

@@ -3,21 +3,22 @@
 python bench/servers/aiohttp_echo.py PORT [--uvloop] [--deflate] [--broadcast]
 aiohttp compresses at zlib level 1 (Z_BEST_SPEED, hard-coded) with a 15-bit window.
 """
+
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import _benchlib as B  # noqa: E402
-
-from aiohttp import WSMsgType, web  # noqa: E402
+import _benchlib as B
+from aiohttp import WSMsgType, web
 
 args = B.server_args()
 conns = set()
 
 
 async def handler(request):
-    ws = web.WebSocketResponse(compress=B.DEFLATE_WBITS if args.deflate else False,
-                               max_msg_size=B.MAX_SIZE, autoping=True)
+    ws = web.WebSocketResponse(
+        compress=B.DEFLATE_WBITS if args.deflate else False, max_msg_size=B.MAX_SIZE, autoping=True
+    )
     await ws.prepare(request)
     conns.add(ws)
     try:

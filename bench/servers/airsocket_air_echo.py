@@ -3,15 +3,16 @@ a websocketData listener that calls send_message.  Impl name: "airsocket-air".
 
 python bench/servers/airsocket_air_echo.py PORT [--uvloop] [--deflate] [--broadcast]
 """
+
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import _benchlib as B  # noqa: E402
+import _benchlib as B
 
 B.add_src_to_path()
-import airsocket  # noqa: E402
-from airsocket import Event, ServerSocket, ServerSocketConnectEvent, WebSocket, WebSocketEvent  # noqa: E402,I001
+import airsocket
+from airsocket import Event, ServerSocket, ServerSocketConnectEvent, WebSocket, WebSocketEvent
 
 args = B.server_args()
 sockets = set()

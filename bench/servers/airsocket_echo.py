@@ -2,14 +2,15 @@
 
 python bench/servers/airsocket_echo.py PORT [--uvloop] [--deflate] [--broadcast]
 """
+
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import _benchlib as B  # noqa: E402
+import _benchlib as B
 
 B.add_src_to_path()
-import airsocket  # noqa: E402
+import airsocket
 
 args = B.server_args()
 conns = set()
@@ -32,8 +33,12 @@ async def broadcast(ws):
 
 async def main():
     B.raise_nofile()
-    async with airsocket.serve(broadcast if args.broadcast else echo, "127.0.0.1", args.port,
-                               **B.airsocket_options(airsocket, args.deflate)):
+    async with airsocket.serve(
+        broadcast if args.broadcast else echo,
+        "127.0.0.1",
+        args.port,
+        **B.airsocket_options(airsocket, args.deflate),
+    ):
         B.ready(args.port)
         await B.serve_until_stopped()
 

@@ -7,14 +7,19 @@ client-role compressed workload: it answers the offer with
 verbatim (RSV1 kept). Because the client must then compress every message on its
 own, the echoed payload is a valid compressed message for the client to inflate.
 """
+
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import _benchlib as B  # noqa: E402
-
-from picows import (WSListener, WSMsgType, WSUpgradeResponse,  # noqa: E402
-                    WSUpgradeResponseWithListener, ws_create_server)
+import _benchlib as B
+from picows import (
+    WSListener,
+    WSMsgType,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+    ws_create_server,
+)
 
 args = B.server_args()
 conns = set()
@@ -50,17 +55,24 @@ def factory(request):
         ext = request.headers.get("sec-websocket-extensions", "")
         if "permessage-deflate" in ext:
             resp = WSUpgradeResponse.create_101_response(
-                extra_headers={"Sec-WebSocket-Extensions":
-                               "permessage-deflate; client_no_context_takeover"})
+                extra_headers={
+                    "Sec-WebSocket-Extensions": "permessage-deflate; client_no_context_takeover"
+                }
+            )
             return WSUpgradeResponseWithListener(resp, Echo())
     return Echo()
 
 
 async def main():
     B.raise_nofile()
-    server = await ws_create_server(factory, "127.0.0.1", args.port,
-                                    max_frame_size=B.MAX_SIZE, backlog=4096,
-                                    websocket_handshake_timeout=30)
+    server = await ws_create_server(
+        factory,
+        "127.0.0.1",
+        args.port,
+        max_frame_size=B.MAX_SIZE,
+        backlog=4096,
+        websocket_handshake_timeout=30,
+    )
     B.ready(args.port)
     await B.serve_until_stopped()
     server.close()

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from ..protocol.connection import END_OF_STREAM, Connection, Role, State
 from ..protocol.events import (
@@ -34,10 +34,23 @@ from ..protocol.events import (
     TextMessage,
 )
 from ..protocol.exceptions import InvalidHandshake, InvalidState, WebSocketError
-from ..protocol.frames import CloseCode
+from ..protocol.frames import CloseCode, Opcode, is_sendable_close_code
 from ..protocol.http import Request, Response
+from ..protocol.options import Options
+from ..protocol.uri import WebSocketURI
 
-__all__ = ["Engine", "Listener"]
+# CloseCode, Opcode, State and is_sendable_close_code are re-exported for the
+# AIR layer, which may not import the core's connection and frames modules.
+__all__ = [
+    "CloseCode",
+    "Engine",
+    "Listener",
+    "Opcode",
+    "State",
+    "client_engine",
+    "is_sendable_close_code",
+    "server_engine",
+]
 
 logger = logging.getLogger("airsocket")
 
@@ -108,6 +121,8 @@ class Engine(asyncio.Protocol):
         self._ping_timer: asyncio.TimerHandle | None = None
         self._failure_timer: asyncio.TimerHandle | None = None
         self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
+        #: Seconds of the last PING's round trip, keepalive included; 0 before any.
+        self.latency = 0.0
         self._reading_paused = False
 
     # ------------------------------------------------------------------
@@ -115,8 +130,8 @@ class Engine(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Start the handshake timer and write the client's request."""
-        assert isinstance(transport, asyncio.Transport), "a stream transport"
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, hence the cast.
+        self.transport = transport = cast(asyncio.Transport, transport)
         limit = self.options.write_limit
         transport.set_write_buffer_limits(high=limit, low=limit // 4)
         if self.options.open_timeout is not None:
@@ -276,6 +291,14 @@ class Engine(asyncio.Protocol):
         else:
             try:
                 events = core.accept()
+            except InvalidHandshake as exc:
+                # select_subprotocol may raise NegotiationError to refuse the
+                # client (handshake.select_subprotocol): the client's fault, a 4xx.
+                logger.debug("refused the upgrade: %s", exc)
+                core.reject(exc.http_status)
+                self.error = exc
+                self._flush()
+                return
             except Exception as exc:  # select_subprotocol failed: refuse, keep serving
                 logger.exception("accepting the upgrade failed")
                 core.reject(500)
@@ -357,6 +380,9 @@ class Engine(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(now - sent)
             if key == data:
+                # Kept here, not by whoever awaits the waiter: keepalive pings
+                # have no awaiter, and they are what measures an idle connection.
+                self.latency = now - sent
                 break
 
     def close(self, code: int | None = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
@@ -483,6 +509,25 @@ class Engine(asyncio.Protocol):
         if not waiter.done():
             waiter.cancel()
             self.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+
+
+def client_engine(uri: WebSocketURI, options: Options, loop: asyncio.AbstractEventLoop) -> Engine:
+    """Make a client engine whose core has queued the upgrade request for ``uri``.
+
+    For layers that may not build the core themselves (the AIR API). Connect
+    a transport to it next, e.g. with ``loop.create_connection``.
+
+    Raises:
+        ArgumentError: a subprotocol or extra header cannot be sent.
+    """
+    core = Connection(Role.CLIENT, options)
+    core.connect(uri)
+    return Engine(core, None, loop)
+
+
+def server_engine(options: Options, loop: asyncio.AbstractEventLoop) -> Engine:
+    """Make a server engine waiting for an upgrade request; give it an accepted transport."""
+    return Engine(Connection(Role.SERVER, options), None, loop)
 
 
 class _NullListener:
