@@ -25,8 +25,7 @@ async def broadcast(ws):
     conns.add(ws)
     try:
         async for message in ws:
-            for w in list(conns):
-                await w.send(message)
+            airsocket.broadcast(conns, message)
     finally:
         conns.discard(ws)
 

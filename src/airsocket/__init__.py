@@ -9,7 +9,18 @@ Three APIs share one sans-I/O protocol core:
 
 from __future__ import annotations
 
-from .asyncio import Connection, Server, connect, serve
+from .air import (
+    Event,
+    EventDispatcher,
+    IOErrorEvent,
+    SecurityErrorEvent,
+    ServerSocket,
+    ServerSocketConnectEvent,
+    WebSocket,
+    WebSocketEvent,
+    run,
+)
+from .asyncio import Connection, Server, broadcast, connect, serve
 from .protocol.connection import State
 from .protocol.exceptions import (
     ArgumentError,
@@ -43,7 +54,10 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
+    "Event",
+    "EventDispatcher",
     "Headers",
+    "IOErrorEvent",
     "InvalidHandshake",
     "InvalidHeader",
     "InvalidOrigin",
@@ -60,10 +74,17 @@ __all__ = [
     "Request",
     "Response",
     "SecurityError",
+    "SecurityErrorEvent",
     "Server",
+    "ServerSocket",
+    "ServerSocketConnectEvent",
     "State",
+    "WebSocket",
     "WebSocketError",
+    "WebSocketEvent",
     "__version__",
+    "broadcast",
     "connect",
+    "run",
     "serve",
 ]

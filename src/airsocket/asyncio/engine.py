@@ -33,7 +33,7 @@ from ..protocol.events import (
     RequestReceived,
     TextMessage,
 )
-from ..protocol.exceptions import InvalidHandshake, InvalidState, WebSocketError
+from ..protocol.exceptions import ArgumentError, InvalidHandshake, InvalidState, WebSocketError
 from ..protocol.frames import CloseCode, Opcode, is_sendable_close_code
 from ..protocol.http import Request, Response
 from ..protocol.options import Options
@@ -114,7 +114,8 @@ class Engine(asyncio.Protocol):
         self.request_hook: Callable[[Request], Any] | None = None
         self._receiving = False
         self._flush_scheduled = False
-        self._write_paused = False
+        #: Whether the transport's buffer is over ``write_limit``.
+        self.write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._open_timer: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
@@ -204,11 +205,11 @@ class Engine(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         """The transport's buffer is over ``write_limit``."""
-        self._write_paused = True
+        self.write_paused = True
 
     def resume_writing(self) -> None:
         """The transport's buffer drained below a quarter of ``write_limit``."""
-        self._write_paused = False
+        self.write_paused = False
         self._wake_drain()
 
     # ------------------------------------------------------------------
@@ -320,11 +321,15 @@ class Engine(asyncio.Protocol):
 
         Raises:
             InvalidState: the connection is not OPEN.
+            ArgumentError: ``data`` is neither str nor bytes-like.
         """
-        if type(data) is str:
-            self.core.send_text(data)
-        else:
+        kind = type(data)
+        if kind is bytes or kind is bytearray or kind is memoryview:
             self.core.send_binary(data)  # type: ignore[arg-type]
+        elif kind is str:
+            self.core.send_text(data)  # type: ignore[arg-type]
+        else:
+            raise ArgumentError(f"cannot send {kind.__name__}: use str or bytes (bytes-like)")
         if self._receiving:
             return
         if not defer:
@@ -332,6 +337,12 @@ class Engine(asyncio.Protocol):
         elif not self._flush_scheduled:
             self._flush_scheduled = True
             self.loop.call_soon(self.flush_deferred)
+
+    def send_prepared(self, frame: bytes) -> None:
+        """Send a frame made once for many connections (see ``broadcast``)."""
+        self.core.send_prepared(frame)
+        if not self._receiving:
+            self._flush()
 
     def flush_deferred(self) -> None:
         """Write what deferred sends queued (a no-op when nothing waits)."""
@@ -410,7 +421,7 @@ class Engine(asyncio.Protocol):
 
     async def drain(self) -> None:
         """Wait while the transport's buffer is over ``write_limit``."""
-        while self._write_paused and self.transport is not None and not self.closed.done():
+        while self.write_paused and self.transport is not None and not self.closed.done():
             if self._drain_waiter is None:
                 self._drain_waiter = self.loop.create_future()
             await self._drain_waiter
@@ -434,11 +445,6 @@ class Engine(asyncio.Protocol):
             self._reading_paused = False
             if not self.transport.is_closing():
                 self.transport.resume_reading()
-
-    @property
-    def write_paused(self) -> bool:
-        """Whether the transport's buffer is over ``write_limit``."""
-        return self._write_paused
 
     # ------------------------------------------------------------------
     # Writing and timers

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..protocol.connection import Connection as CoreConnection
 from ..protocol.connection import Role
+from ..protocol.exceptions import ConnectionClosed
 from ..protocol.frames import CloseCode
 from ..protocol.http import Request
 from ..protocol.options import Options
@@ -61,6 +62,8 @@ class Server:
         code = CloseCode.NORMAL_CLOSURE
         try:
             await self.handler(connection)
+        except ConnectionClosed:
+            pass  # the peer went away while the handler waited: not a handler failure
         except Exception:
             logger.exception("connection handler failed")
             code = CloseCode.INTERNAL_ERROR
