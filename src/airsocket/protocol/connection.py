@@ -60,6 +60,7 @@ from .exceptions import (
 )
 from .frames import (
     MAX_CONTROL_PAYLOAD,
+    SHORT_HEADERS,
     CloseCode,
     frame_header,
     parse_close,
@@ -88,6 +89,20 @@ _OPEN_REQUIRED = "the connection is not open"
 #: Unmasked payloads from this size on are queued apart from their header.
 _SPLIT_SIZE = 64 * 1024
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+
+
+def _check_held_bytes(decoder: codecs.IncrementalDecoder) -> None:
+    """Fail on ED A0-BF, the start of a UTF-16 surrogate, as soon as it is held.
+
+    CPython's incremental decoder raises at every other invalid byte as it
+    arrives but holds ED A0-BF until a third byte comes, although no valid
+    UTF-8 has them (Unicode 3.9, table 3-7): without this check a text
+    message would fail one byte late, and a fragment ending there would be
+    accepted until the next one (DESIGN.md: fail on the first bad byte).
+    """
+    held = decoder.getstate()[0]
+    if len(held) == 2 and held[0] == 0xED and held[1] >= 0xA0:
+        raise InvalidPayload("invalid UTF-8 in a text message: a UTF-16 surrogate")
 
 
 class Role(enum.Enum):
@@ -169,6 +184,8 @@ class Connection:
         self._deflate: deflate.PerMessageDeflate | None = None
         self._key = ""
         self._offer: handshake.ClientOffer | None = None
+        self._awaiting_answer = False
+        self._request_error: InvalidHandshake | None = None
         self._out: list[bytes] = []
         self._head = bytearray()
         self._tail = b""
@@ -261,15 +278,23 @@ class Connection:
         """Server: accept the request of :class:`RequestReceived`; returns events.
 
         Chooses the subprotocol and the extensions, queues the 101 response,
-        and parses any frames that arrived with the request.
+        and parses any frames that arrived with the request. A request that
+        is not a valid upgrade is answered with its HTTP error instead, and
+        :class:`HandshakeFailed` is returned.
 
         Raises:
             InvalidState: no request is waiting for an answer.
             NegotiationError: ``select_subprotocol`` chose badly.
         """
-        offer = self._offer
-        if offer is None or self.state is not State.CONNECTING:
+        if not self._awaiting_answer or self.state is not State.CONNECTING:
             raise InvalidState("no upgrade request is waiting for an answer")
+        self._awaiting_answer = False
+        offer = self._offer
+        if offer is None:
+            # Not a valid upgrade and nobody answered it as plain HTTP:
+            # the RFC answer (400, 403, 405, 426) goes out instead.
+            assert self._request_error is not None, "a request without an offer failed"
+            return self._handshake_failed(self._request_error)
         self.subprotocol = handshake.select_subprotocol(offer, self.options)
         answer = None
         if self.options.compression:
@@ -296,6 +321,7 @@ class Connection:
         if isinstance(answer, int):
             answer = handshake.reject(answer, self.options, body)
         self.response = answer
+        self._awaiting_answer = False
         self._out += (serialize_response(answer), END_OF_STREAM)
         self.state = State.CLOSED
         self._offer = None
@@ -303,7 +329,7 @@ class Connection:
 
     def _receive_head(self, data: bytes) -> list[Event]:
         head = self._head
-        if self._offer is not None:  # a server waiting for accept(): keep early frames
+        if self._awaiting_answer:  # a server waiting for accept(): keep early frames
             self._tail += data
             return []
         head += data
@@ -322,7 +348,15 @@ class Connection:
 
     def _receive_request(self, raw: bytes) -> list[Event]:
         self.request = parse_request(raw, self.options)
-        self._offer = handshake.check_request(self.request, self.options)
+        try:
+            self._offer = handshake.check_request(self.request, self.options)
+        except InvalidHandshake as exc:
+            if self.options.process_request is None:
+                raise
+            # Handed up all the same: process_request may answer it as plain
+            # HTTP; accept() answers with the RFC error otherwise.
+            self._request_error = exc
+        self._awaiting_answer = True
         return [RequestReceived(self.request)]
 
     def _receive_response(self, raw: bytes) -> list[Event]:
@@ -409,6 +443,10 @@ class Connection:
             events = self._handshake_failed(InvalidHandshake("connection closed during handshake"))
         self.state = State.CLOSED
         self._discard = True
+        # The peer is gone: a violation still waiting would queue a close
+        # frame after the end and move CLOSED back to CLOSING; and an I/O
+        # layer polling failure_pending would wait for it forever.
+        self._pending_failure = None
         return events
 
     def _receive_frames(self, data: bytes, events: list[Event]) -> None:
@@ -516,7 +554,13 @@ class Connection:
                 # pages are committed only as data arrives. Pure Python keeps
                 # the list of parts: a bytearray would be zeroed (committed) up
                 # front for a header that may never be followed by data.
-                self._payload = PayloadBuffer(length)
+                try:
+                    self._payload = PayloadBuffer(length)
+                except MemoryError:
+                    # A length no allocation can reserve (possible only with
+                    # a huge max_message_size): keep the list of parts, whose
+                    # memory grows only with the bytes that really arrive.
+                    pass
         self._frame_opcode = opcode
         self._frame_fin = fin
         self._frame_mask = mask
@@ -583,6 +627,8 @@ class Connection:
             piece = self._decoder.decode(chunk, last)
             if piece:
                 self._msg_parts.append(piece)
+            if not last:
+                _check_held_bytes(self._decoder)
         elif chunk:
             self._msg_parts.append(chunk)
         if not last:
@@ -619,6 +665,26 @@ class Connection:
     # ------------------------------------------------------------------
     # Sending
 
+    def send_prepared(self, frame: bytes) -> None:
+        """Queue a whole frame made once for many connections (broadcast).
+
+        Only for a server connection without compression, where a frame does
+        not depend on the connection: ``frames.serialize_frame(opcode, data)``.
+
+        Raises:
+            InvalidState: the connection is not OPEN, masks, or compresses.
+        """
+        if self.state is not State.OPEN:
+            raise InvalidState(_OPEN_REQUIRED)
+        if self._next_mask is not None or self._deflate is not None:
+            raise InvalidState("prepared frames need a server connection without compression")
+        self._out.append(frame)
+
+    @property
+    def takes_prepared(self) -> bool:
+        """Whether :meth:`send_prepared` may be called now."""
+        return self.state is State.OPEN and self._next_mask is None and self._deflate is None
+
     def send_text(self, data: str) -> None:
         """Queue a text message; then write ``data_to_send()``.
 
@@ -638,21 +704,24 @@ class Connection:
     def _send_message(self, opcode: int, data: bytes | bytearray | memoryview) -> None:
         if self.state is not State.OPEN:
             raise InvalidState(_OPEN_REQUIRED)
-        compressor = self._deflate
-        if compressor is not None:
-            compressed = compressor.compress(data)
+        rsv1 = False
+        if self._deflate is not None:
+            compressed = self._deflate.compress(data)
             if compressed is not None:
-                mask = self._next_mask() if self._next_mask is not None else None
-                self._out.append(serialize_frame(opcode, compressed, rsv1=True, mask=mask))
-                return
-        if self._next_mask is not None:
-            self._out.append(serialize_frame(opcode, data, mask=self._next_mask()))
-        elif len(data) >= _SPLIT_SIZE and type(data) is bytes:
+                data = compressed
+                rsv1 = True
+        if self._next_mask is not None:  # RFC 6455 5.3: a client masks every frame
+            self._out.append(serialize_frame(opcode, data, rsv1=rsv1, mask=self._next_mask()))
+            return
+        length = len(data)
+        if length < 126 and not rsv1:
+            self._out.append(SHORT_HEADERS[opcode][length] + data)
+        elif length >= _SPLIT_SIZE and type(data) is bytes:
             # Header and payload leave as two chunks: a large payload is not
             # copied only to put 10 bytes in front of it (bench: 1 MiB echo).
-            self._out += (frame_header(opcode, len(data)), data)
+            self._out += (frame_header(opcode, length, rsv1=rsv1), data)
         else:
-            self._out.append(serialize_frame(opcode, data))
+            self._out.append(serialize_frame(opcode, data, rsv1=rsv1))
 
     def send_ping(self, data: bytes = b"") -> None:
         """Queue a PING (payload at most 125 bytes).
@@ -700,21 +769,32 @@ class Connection:
 
         Queues a close frame if none was sent yet; a server also ends the stream.
         Nothing happens if the connection is already closing or closed.
+
+        Raises:
+            ArgumentError: ``code`` may not be sent (nothing is changed then).
         """
         if self.state is not State.OPEN:
             return
         error = ProtocolError(reason or f"failed with code {code}")
         error.close_code = code
         self._fail(error, [])
+        # A violation that waited (failure_pending) is moot now: applying it
+        # later would report a second failure and end the stream twice.
+        self._pending_failure = None
 
     def _fail(self, error: ProtocolError, events: list[Event]) -> None:
         # RFC 6455 7.1.7: send a close frame with the code, then end the
-        # connection; the rest of the input is not parsed any more.
-        self.failure = error
-        self._discard = True
+        # connection; the rest of the input is not parsed any more. The
+        # close frame is queued first: fail() with a code that may not be
+        # sent then raises ArgumentError before anything has changed.
         if self.close_sent is None:
             self._queue_close(error.close_code, "")
-        if self.role is Role.SERVER and END_OF_STREAM not in self._out:
+        self.failure = error
+        self._discard = True
+        if self.role is Role.SERVER:
+            # Not queued before: END_OF_STREAM otherwise follows only a close
+            # received (nothing is parsed after it), a refused handshake, or a
+            # failure, which happens once.
             self._out.append(END_OF_STREAM)
         events.append(ConnectionFailed(error))
 

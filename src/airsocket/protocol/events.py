@@ -104,7 +104,12 @@ class ConnectionFailed(Event):
 
 
 class RequestReceived(Event):
-    """Server: a valid upgrade request arrived; call ``accept()`` or ``reject()``."""
+    """Server: an upgrade request arrived; call ``accept()`` or ``reject()``.
+
+    Only valid upgrades are handed up, unless ``options.process_request`` is
+    set: then every well-formed HTTP request is, so that the hook can answer
+    plain HTTP, and ``accept()`` answers an invalid one with its RFC error.
+    """
 
     __slots__ = ("request",)
 

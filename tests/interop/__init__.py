@@ -1,0 +1,1 @@
+"""Interoperability tests: airsocket against other WebSocket implementations."""
