@@ -29,6 +29,7 @@ connection first (RFC 6455 7.1.1: the server).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import enum
 import os
 from collections.abc import Callable
@@ -554,13 +555,11 @@ class Connection:
                 # pages are committed only as data arrives. Pure Python keeps
                 # the list of parts: a bytearray would be zeroed (committed) up
                 # front for a header that may never be followed by data.
-                try:
+                # A length no allocation can reserve (possible only with a
+                # huge max_message_size) keeps the list of parts instead, whose
+                # memory grows only with the bytes that really arrive.
+                with contextlib.suppress(MemoryError):
                     self._payload = PayloadBuffer(length)
-                except MemoryError:
-                    # A length no allocation can reserve (possible only with
-                    # a huge max_message_size): keep the list of parts, whose
-                    # memory grows only with the bytes that really arrive.
-                    pass
         self._frame_opcode = opcode
         self._frame_fin = fin
         self._frame_mask = mask
@@ -691,7 +690,11 @@ class Connection:
         Raises:
             InvalidState: the connection is not OPEN.
         """
-        self._send_message(1, data.encode())
+        try:
+            encoded = data.encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate: not representable in UTF-8
+            raise ArgumentError(f"text is not valid Unicode: {exc.reason}") from exc
+        self._send_message(1, encoded)
 
     def send_binary(self, data: bytes | bytearray | memoryview) -> None:
         """Queue a binary message; then write ``data_to_send()``.

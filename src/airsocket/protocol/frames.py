@@ -129,7 +129,8 @@ def serialize_close(code: int | None, reason: str = "") -> bytes:
     ``code`` None sends an empty close frame (received as 1005).
 
     Raises:
-        ArgumentError: the code may not be sent, or the reason is too long.
+        ArgumentError: the code may not be sent, or the reason is too long
+            or not encodable as UTF-8.
     """
     if code is None:
         if reason:
@@ -139,7 +140,10 @@ def serialize_close(code: int | None, reason: str = "") -> bytes:
         raise ArgumentError(f"invalid close code {code!r}: use 1000-1003, 1007-1014 or 3000-4999")
     if not isinstance(reason, str):
         raise ArgumentError("the close reason must be a str")
-    encoded = reason.encode()
+    try:
+        encoded = reason.encode()
+    except UnicodeEncodeError as exc:  # a lone surrogate: local misuse, not a crash
+        raise ArgumentError("the close reason is not encodable as UTF-8") from exc
     if len(encoded) > MAX_CONTROL_PAYLOAD - 2:
         raise ArgumentError("the close reason is longer than 123 bytes in UTF-8")
     return _CLOSE_CODE.pack(code) + encoded

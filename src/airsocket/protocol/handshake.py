@@ -21,7 +21,6 @@ what to offer and accept.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import os
 import re
@@ -391,7 +390,7 @@ def _check_key(headers: Headers) -> str:
     key = _single(headers, "Sec-WebSocket-Key")
     try:
         nonce = base64.b64decode(key, validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or a non-ASCII str (found by fuzzing)
         raise InvalidHeader(f"Sec-WebSocket-Key is not base64: {key!r}") from exc
     if len(nonce) != 16:
         raise InvalidHeader(f"Sec-WebSocket-Key does not encode 16 bytes: {key!r}")

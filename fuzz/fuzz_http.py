@@ -1,0 +1,73 @@
+"""Atheris target: the bounded HTTP/1.1 head parser (find_head_end,
+parse_request, parse_response).
+
+Byte 0 picks small or default limits, so that the limit checks are reached
+as well as the grammar. Only InvalidHandshake (and its subclasses) may come
+out; a request that parses must serialize back to one that parses the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import atheris
+from _common import REQUEST, RESPONSE, write_seeds_if_asked
+
+with atheris.instrument_imports(include=["airsocket"]):
+    from airsocket.protocol.exceptions import InvalidHandshake
+    from airsocket.protocol.http import (
+        find_head_end,
+        parse_request,
+        parse_response,
+        serialize_request,
+    )
+    from airsocket.protocol.options import Options
+
+SMALL = Options(max_head_size=256, max_line_size=64, max_header_count=4)
+DEFAULT = Options()
+SEEDS = [
+    b"\x00" + REQUEST,
+    b"\x00" + RESPONSE,
+    b"\x01" + REQUEST,
+    b"\x00HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    b"\x00GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+]
+
+
+def test_one_input(data: bytes) -> None:
+    if not data:
+        return
+    options = SMALL if data[0] & 1 else DEFAULT
+    buffer = data[1:]
+    try:
+        end = find_head_end(buffer, options)
+    except InvalidHandshake:
+        return
+    if end < 0:
+        return
+    assert buffer[end - 4 : end] == b"\r\n\r\n"
+    head = buffer[:end]
+    try:
+        request = parse_request(head, options)
+    except InvalidHandshake:
+        pass
+    else:
+        again = parse_request(serialize_request(request), DEFAULT)
+        assert (again.method, again.path, again.headers) == (
+            request.method,
+            request.path,
+            request.headers,
+        )
+    with contextlib.suppress(InvalidHandshake):
+        parse_response(head, options)
+
+
+def main() -> None:
+    write_seeds_if_asked(SEEDS)
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
