@@ -6,10 +6,13 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
 
 from .asyncio import Connection, connect, serve
+from .protocol.exceptions import ConnectionClosed, ConnectionClosedError
 
 __all__ = ["main"]
 
@@ -34,25 +37,61 @@ def _address(name: tuple[str, int]) -> str:
 
 
 async def run_client(url: str) -> int:
-    """Send stdin lines, print messages received; returns the exit status."""
+    """Send stdin lines, print messages received; returns the exit status.
+
+    Ends at the end of stdin (closing with 1000) or when the server closes,
+    whichever comes first; a close with an error code is reported on stderr
+    with status 1.
+    """
     loop = asyncio.get_running_loop()
-    async with connect(url) as connection:
-
-        async def printer() -> None:
-            async for message in connection:
-                print(
-                    f"< {message!r}" if isinstance(message, bytes) else f"< {message}", flush=True
-                )
-
-        reader = asyncio.ensure_future(printer())
-        while not reader.done():
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line:
-                break
-            await connection.send(line.rstrip("\n"))
-        await connection.close()
-        await reader
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    # A daemon thread, not run_in_executor: a read blocked on the terminal must
+    # not keep the client alive after the server closed (asyncio.run joins its
+    # executor's threads).
+    threading.Thread(target=_read_lines, args=(loop, lines), daemon=True).start()
+    try:
+        async with connect(url) as connection:
+            reader = asyncio.ensure_future(_print_messages(connection))
+            while not reader.done():
+                line = asyncio.ensure_future(lines.get())
+                await asyncio.wait((line, reader), return_when=asyncio.FIRST_COMPLETED)
+                if not line.done():  # the server closed first
+                    line.cancel()
+                    break
+                text = line.result()
+                if text is None:
+                    break
+                with contextlib.suppress(ConnectionClosed):  # closing: the reader says how
+                    await connection.send(text)
+            await connection.close()
+            await reader
+    except ConnectionClosedError as exc:
+        print(f"airsocket: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+async def _print_messages(connection: Connection) -> None:
+    async for message in connection:
+        print(f"< {message!r}" if isinstance(message, bytes) else f"< {message}", flush=True)
+
+
+def _read_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
+    """Put stdin's lines (without the newline) on ``lines``, then None."""
+    # os.read, not sys.stdin: a daemon thread blocked inside sys.stdin holds its
+    # buffer's lock, which interpreter shutdown then waits for and aborts on.
+    fd = sys.stdin.fileno()
+    pending = b""
+    try:
+        while chunk := os.read(fd, 65536):
+            *complete, pending = (pending + chunk).split(b"\n")
+            for line in complete:
+                loop.call_soon_threadsafe(lines.put_nowait, line.decode(errors="replace"))
+        if pending:
+            loop.call_soon_threadsafe(lines.put_nowait, pending.decode(errors="replace"))
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+    except RuntimeError:
+        pass  # the loop is closed: the client ended first
 
 
 def main(argv: Sequence[str] | None = None) -> int:

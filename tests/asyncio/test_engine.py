@@ -1,0 +1,587 @@
+"""Tests of airsocket.asyncio.engine: the asyncio.Protocol that drives the core.
+
+Timers (keepalive, open, close) run with tiny values and the tests assert the
+outcome (codes, states, frames on the wire), never how long anything took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aio_helpers import (
+    RawPeer,
+    accept_upgrade,
+    close_payload,
+    echo,
+    eventually,
+    frame,
+    port_of,
+    raw_server,
+    step,
+    ws_url,
+)
+
+import airsocket
+from airsocket.asyncio import engine as engine_module
+from airsocket.asyncio.engine import Engine, client_engine, server_engine
+from airsocket.protocol.connection import Connection as Core
+from airsocket.protocol.connection import Role
+from airsocket.protocol.options import Options
+from airsocket.protocol.uri import parse_uri
+
+
+class WireLog:
+    """Records, in order, what an engine writes and what its listener is told."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.entries: list[tuple[str, object]] = []
+        transport = engine.transport
+        write = transport.write
+
+        def logged_write(data):
+            self.entries.append(("write", bytes(data)))
+            write(data)
+
+        transport.write = logged_write
+        listener = engine.listener
+        for name in ("on_message", "on_ping"):
+            original = getattr(listener, name)
+
+            def logged(data, name=name, original=original):
+                self.entries.append((name, data))
+                original(data)
+
+            setattr(listener, name, logged)
+
+    @property
+    def writes(self) -> list[bytes]:
+        return [data for kind, data in self.entries if kind == "write"]
+
+
+async def served_connection(served: list[airsocket.Connection]) -> airsocket.Connection:
+    await eventually(lambda: bool(served))
+    return served[0]
+
+
+def keeper(served: list[airsocket.Connection]):
+    """A handler that hands its connection to the test and waits for the close."""
+
+    async def handler(ws):
+        served.append(ws)
+        await ws.wait_closed()
+
+    return handler
+
+
+class TestKeepalive:
+    def test_unanswered_pings_fail_the_client_with_1011(self, run):
+        seen = []
+
+        async def deaf(peer: RawPeer) -> None:
+            await accept_upgrade(peer)
+            while True:
+                _, opcode, payload = await peer.read_frame()
+                seen.append(opcode)
+                if opcode == 8:
+                    seen.append(int.from_bytes(payload[:2], "big"))
+                    peer.close()
+                    return
+
+        async def main():
+            async with raw_server(deaf) as port:
+                ws = await airsocket.connect(
+                    f"ws://127.0.0.1:{port}/", ping_interval=0.01, ping_timeout=0.02
+                )
+                with pytest.raises(airsocket.ConnectionClosedError) as info:
+                    await step(ws.recv())
+                assert info.value.sent_code == 1011
+                assert info.value.code == 1006
+                assert "keepalive" in str(info.value.cause)
+
+        run(main())
+        assert seen[0] == 9  # a PING
+        assert seen[-2:] == [8, 1011]  # then the close frame with 1011
+        assert set(seen[:-2]) == {9}
+
+    def test_unanswered_pings_fail_the_server_side_too(self, run):
+        async def main():
+            served = []
+            async with airsocket.serve(
+                keeper(served), "127.0.0.1", 0, ping_interval=0.01, ping_timeout=0.02
+            ) as server:
+                peer = await RawPeer.open(port_of(server))
+                await peer.upgrade()
+                assert await peer.read_close() == (1011, "")
+                assert await peer.at_eof()  # the server ends the stream at once
+                peer.close()
+                ws = await served_connection(served)
+                await step(ws.wait_closed())
+                assert ws.engine.core.close_sent[0] == 1011
+
+        run(main())
+
+    def test_answered_pings_keep_the_connection_open(self, run):
+        pings = []
+        done = asyncio.Event()
+
+        async def answers(peer: RawPeer) -> None:
+            await accept_upgrade(peer)
+            while len(pings) < 5:
+                _, opcode, payload = await peer.read_frame()
+                assert opcode == 9
+                pings.append(payload)
+                peer.send(frame(10, payload, mask=None))
+            done.set()
+            await peer.reader.read()
+
+        async def main():
+            async with raw_server(answers) as port:
+                url = f"ws://127.0.0.1:{port}/"
+                # ping_timeout is generous on purpose: it is not what this
+                # test checks, and a loaded machine may answer slowly.
+                ws = await airsocket.connect(
+                    url, ping_interval=0.005, ping_timeout=5.0, close_timeout=0.05
+                )
+                assert ws.latency == 0.0
+                await step(done.wait())
+                assert ws.state is airsocket.State.OPEN
+                assert ws.latency > 0.0  # measured by the keepalive pings alone
+                ws.engine.abort()
+                await ws.wait_closed()
+
+        run(main())
+        assert len(set(pings)) == len(pings) == 5  # fresh payloads
+
+    def test_keepalive_between_two_airsocket_peers(self, run):
+        async def main():
+            async with (
+                airsocket.serve(
+                    echo, "127.0.0.1", 0, ping_interval=0.005, ping_timeout=5.0
+                ) as server,
+                airsocket.connect(ws_url(server), ping_interval=0.005, ping_timeout=5.0) as ws,
+            ):
+                await eventually(lambda: ws.latency > 0.0)
+                first = ws.latency
+                await eventually(lambda: ws.latency != first)
+                await ws.send("alive")
+                assert await ws.recv() == "alive"
+                assert ws.state is airsocket.State.OPEN
+
+        run(main())
+
+    def test_without_ping_timeout_pings_never_fail(self, run):
+        pings = []
+
+        async def deaf(peer: RawPeer) -> None:
+            await accept_upgrade(peer)
+            while True:
+                _, opcode, _ = await peer.read_frame()
+                pings.append(opcode)
+                if opcode == 8:
+                    peer.send(frame(8, close_payload(1000), mask=None))
+                    peer.close()
+                    return
+
+        async def main():
+            async with raw_server(deaf) as port:
+                url = f"ws://127.0.0.1:{port}/"
+                ws = await airsocket.connect(url, ping_interval=0.005, ping_timeout=None)
+                await eventually(lambda: len(pings) >= 4)
+                assert ws.state is airsocket.State.OPEN
+                await step(ws.close())
+                assert ws.close_code == 1000
+
+        run(main())
+        assert pings[-1] == 8
+        assert set(pings[:-1]) == {9}
+
+    def test_no_ping_after_our_close_frame(self, run):
+        after_close = []
+
+        async def slow_closer(peer: RawPeer) -> None:
+            await accept_upgrade(peer)
+            await peer.read_close()
+            # Collect what comes after the close frame; never answer it.
+            while chunk := await peer.reader.read(4096):
+                after_close.append(chunk)
+
+        async def main():
+            async with raw_server(slow_closer) as port:
+                url = f"ws://127.0.0.1:{port}/"
+                ws = await airsocket.connect(url, ping_interval=0.002, close_timeout=0.05)
+                await step(ws.close())
+                assert ws.close_code == 1006
+
+        run(main())
+        assert after_close == []  # RFC 6455 5.5.1: nothing is sent after a close
+
+
+class TestWrites:
+    def test_pong_is_written_before_the_ping_is_dispatched(self, run):
+        async def main():
+            served = []
+            async with airsocket.serve(keeper(served), "127.0.0.1", 0) as server:
+                peer = await RawPeer.open(port_of(server))
+                await peer.upgrade()
+                ws = await served_connection(served)
+                log = WireLog(ws.engine)
+                peer.send(frame(9, b"are you there"))
+                assert await peer.read_frame() == (True, 10, b"are you there")
+                await eventually(lambda: len(log.entries) >= 2)
+                assert log.entries == [
+                    ("write", frame(10, b"are you there", mask=None)),
+                    ("on_ping", b"are you there"),
+                ]
+                peer.close()
+
+        run(main())
+
+    def test_pongs_of_one_read_leave_in_one_write(self, run):
+        async def main():
+            served = []
+            async with airsocket.serve(keeper(served), "127.0.0.1", 0) as server:
+                peer = await RawPeer.open(port_of(server))
+                await peer.upgrade()
+                ws = await served_connection(served)
+                log = WireLog(ws.engine)
+                peer.send(b"".join(frame(9, bytes([i])) for i in range(50)))
+                for i in range(50):
+                    assert await peer.read_frame() == (True, 10, bytes([i]))
+                # one data_received, most likely; never one write per PONG
+                assert len(log.writes) < 50
+                assert b"".join(log.writes) == b"".join(
+                    frame(10, bytes([i]), mask=None) for i in range(50)
+                )
+                peer.close()
+
+        run(main())
+
+    def test_deferred_sends_share_a_write_and_big_ones_are_not_joined(self, run):
+        async def main():
+            served = []
+            async with (
+                airsocket.serve(keeper(served), "127.0.0.1", 0, compression=None) as server,
+                airsocket.connect(ws_url(server), compression=None) as ws,
+            ):
+                engine = (await served_connection(served)).engine
+                log = WireLog(engine)
+                engine.send("a", defer=True)
+                engine.send("b", defer=True)
+                assert log.writes == []  # deferred to the end of this iteration
+                engine.flush_deferred()
+                assert log.writes == [frame(1, b"a", mask=None) + frame(1, b"b", mask=None)]
+                engine.flush_deferred()  # nothing waits: no empty write
+                assert len(log.writes) == 1
+                assert [await ws.recv(), await ws.recv()] == ["a", "b"]
+
+                big = b"x" * (70 * 1024)  # over the join limit: not copied into one
+                engine.send(big, defer=True)
+                engine.send(big, defer=True)
+                await eventually(lambda: len(log.writes) > 1)
+                # written piece by piece (the core keeps a big payload apart
+                # from its header), never joined into one copy
+                assert len(log.writes) >= 3
+                assert max(map(len, log.writes)) < len(big) + 20
+                assert b"".join(log.writes[1:]) == frame(2, big, mask=None) * 2
+                assert [await ws.recv(), await ws.recv()] == [big, big]
+
+        run(main())
+
+    def test_listener_sends_during_dispatch_are_coalesced(self, run):
+        class EchoListener:
+            def __init__(self, engine):
+                self.engine = engine
+                self.closed = asyncio.get_running_loop().create_future()
+
+            def on_open(self):
+                pass
+
+            def on_message(self, data):
+                self.engine.send(data)
+                if data == b"two":  # a frame made once, as broadcast() does
+                    self.engine.send_prepared(frame(2, b"prepared", mask=None))
+
+            def on_ping(self, data):
+                self.engine.send_frame_control(10, b"extra")
+
+            def on_pong(self, data):
+                pass
+
+            def backlog(self):
+                return 0
+
+            def on_close(self, error):
+                self.closed.set_result(error)
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            listeners = []
+
+            def factory():
+                engine = Engine(Core(Role.SERVER, Options(compression=None)), None, loop)
+                listeners.append(EchoListener(engine))
+                engine.listener = listeners[-1]
+                return engine
+
+            server = await loop.create_server(factory, "127.0.0.1", 0)
+            try:
+                peer = await RawPeer.open(server.sockets[0].getsockname()[1])
+                await peer.upgrade()
+                log = WireLog(listeners[0].engine)
+                peer.send(frame(1, b"one") + frame(9, b"p") + frame(2, b"two"))
+                got = [await peer.read_frame() for _ in range(5)]
+                assert got == [
+                    (True, 10, b"p"),  # the automatic PONG goes first
+                    (True, 1, b"one"),
+                    (True, 10, b"extra"),
+                    (True, 2, b"two"),
+                    (True, 2, b"prepared"),
+                ]
+                assert len(log.writes) == 2  # the PONG, then everything the listener sent
+                peer.send(frame(8, close_payload(1000)))
+                assert await peer.read_close() == (1000, "")
+                assert await peer.at_eof()
+                peer.close()
+                assert await step(listeners[0].closed) is None
+            finally:
+                server.close()
+                await server.wait_closed()
+
+        run(main())
+
+
+class TestEngineWithoutListener:
+    def test_handshake_ping_and_close(self, run):
+        async def main():
+            served = []
+            async with airsocket.serve(keeper(served), "127.0.0.1", 0) as server:
+                loop = asyncio.get_running_loop()
+                core = Core(Role.CLIENT, Options(ping_interval=None))
+                core.connect(ws_url(server))
+                engine = Engine(core, None, loop)
+                assert engine.listener.backlog() == 0
+                await loop.create_connection(lambda: engine, "127.0.0.1", port_of(server))
+                await step(engine.opened)
+                peer = await served_connection(served)
+                await peer.send("ignored")  # dropped by the stand-in listener
+                assert await step(peer.ping()) >= 0.0  # answered by the core
+                assert await step(engine.ping()) >= 0.0
+                engine.close(1000, "bye")
+                await step(engine.closed)
+                await step(peer.wait_closed())
+                assert engine.core.close_code == 1000
+                assert (peer.close_code, peer.close_reason) == (1000, "bye")
+
+        run(main())
+
+
+class TestFactories:
+    def test_client_and_server_engines(self, run):
+        async def main():
+            loop = asyncio.get_running_loop()
+            server_engines = []
+
+            def factory():
+                server_engines.append(server_engine(Options(), loop))
+                return server_engines[-1]
+
+            server = await loop.create_server(factory, "127.0.0.1", 0)
+            try:
+                port = server.sockets[0].getsockname()[1]
+                client = client_engine(parse_uri(f"ws://127.0.0.1:{port}/x"), Options(), loop)
+                assert client.core.role is Role.CLIENT
+                await loop.create_connection(lambda: client, "127.0.0.1", port)
+                await step(client.opened)
+                [accepted] = server_engines
+                await step(accepted.opened)
+                assert accepted.core.role is Role.SERVER
+                assert accepted.core.request.path == "/x"
+                client.close()
+                await step(asyncio.gather(client.closed, accepted.closed))
+                assert accepted.core.close_code == 1000
+            finally:
+                server.close()
+                await server.wait_closed()
+
+        run(main())
+
+
+class TestEngineCalls:
+    def test_close_while_connecting_drops_the_connection(self, run):
+        async def silent(peer: RawPeer) -> None:
+            await peer.reader.read()
+
+        async def main():
+            async with raw_server(silent) as port:
+                loop = asyncio.get_running_loop()
+                core = Core(Role.CLIENT)
+                core.connect(f"ws://127.0.0.1:{port}/")
+                engine = Engine(core, None, loop)
+                await loop.create_connection(lambda: engine, "127.0.0.1", port)
+                engine.close()
+                await step(engine.closed)
+                with pytest.raises(airsocket.InvalidHandshake, match="opening handshake"):
+                    await engine.opened
+                engine.close()  # closed already: nothing happens
+
+        run(main())
+
+    def test_unsolicited_pong_and_unknown_pongs(self, run):
+        async def main():
+            served = []
+            async with (
+                airsocket.serve(keeper(served), "127.0.0.1", 0) as server,
+                airsocket.connect(ws_url(server), ping_interval=None) as ws,
+            ):
+                engine = (await served_connection(served)).engine
+                engine.send_frame_control(10, b"heartbeat")  # the client ignores it
+                pending = ws.engine.ping(b"mine")
+                assert await step(pending) >= 0.0
+                with pytest.raises(airsocket.ArgumentError):
+                    engine.send_frame_control(9, b"x" * 126)
+
+        run(main())
+
+    def test_a_pong_settles_earlier_pings_too(self, run):
+        async def answers_last(peer: RawPeer) -> None:
+            await accept_upgrade(peer)
+            for _ in range(3):
+                _, opcode, payload = await peer.read_frame()
+                assert opcode == 9
+            peer.send(frame(10, payload, mask=None))  # RFC 6455 5.5.3: answer the last
+            await peer.reader.read()
+
+        async def main():
+            async with raw_server(answers_last) as port:
+                url = f"ws://127.0.0.1:{port}/"
+                ws = await airsocket.connect(url, ping_interval=None, close_timeout=0.05)
+                waiters = [ws.engine.ping(bytes([i])) for i in range(3)]
+                waiters[0].cancel()  # given up on: the PONG settles the others
+                latencies = await step(asyncio.gather(*waiters[1:]))
+                assert all(latency >= 0.0 for latency in latencies)
+                assert ws.latency == latencies[-1]
+                assert not ws.engine._pings
+                ws.engine.abort()
+                await ws.wait_closed()
+
+        run(main())
+
+    def test_random_ping_payloads_do_not_collide(self, run, monkeypatch):
+        async def main():
+            served = []
+            async with (
+                airsocket.serve(keeper(served), "127.0.0.1", 0) as server,
+                airsocket.connect(ws_url(server), ping_interval=None) as ws,
+            ):
+                await served_connection(served)
+                draws = iter([b"same", b"same", b"next"])
+                monkeypatch.setattr(engine_module.os, "urandom", lambda n: next(draws))
+                first = ws.engine.ping()
+                second = ws.engine.ping()
+                monkeypatch.undo()
+                assert set(ws.engine._pings) == {b"same", b"next"}
+                await step(asyncio.gather(first, second))
+
+        run(main())
+
+    def test_peer_half_close_without_close_frame(self, run):
+        async def main():
+            served = []
+            async with airsocket.serve(keeper(served), "127.0.0.1", 0) as server:
+                peer = await RawPeer.open(port_of(server))
+                await peer.upgrade()
+                ws = await served_connection(served)
+                peer.writer.write_eof()
+                await step(ws.wait_closed())
+                assert ws.close_code == 1006
+                assert ws.state is airsocket.State.CLOSED
+                assert await peer.at_eof()
+
+        run(main())
+
+    def test_peer_reset(self, run):
+        async def main():
+            served = []
+            async with airsocket.serve(keeper(served), "127.0.0.1", 0) as server:
+                peer = await RawPeer.open(port_of(server))
+                await peer.upgrade()
+                ws = await served_connection(served)
+                peer.reset()
+                await step(ws.wait_closed())
+                assert ws.close_code == 1006
+                assert isinstance(ws.engine.error, ConnectionResetError)
+                with pytest.raises(airsocket.ConnectionClosedError):
+                    await ws.recv()
+
+        run(main())
+
+    def test_blocked_send_returns_when_the_connection_drops(self, run):
+        async def stalls(peer: RawPeer) -> None:
+            await accept_upgrade(peer)
+            await gate.wait()
+            peer.reset()
+
+        gate = asyncio.Event()
+
+        async def main():
+            async with raw_server(stalls) as port:
+                ws = await airsocket.connect(
+                    f"ws://127.0.0.1:{port}/", write_limit=1024, compression=None
+                )
+                blocked = None
+                for _ in range(2000):
+                    sending = asyncio.ensure_future(ws.send(b"y" * 65536))
+                    await asyncio.sleep(0)
+                    if not sending.done():
+                        blocked = sending
+                        break
+                assert blocked is not None
+                also_blocked = asyncio.ensure_future(ws.send(b"z"))  # waits on the same drain
+                await asyncio.sleep(0)
+                assert not also_blocked.done()
+                gate.set()
+                await step(blocked)  # does not hang once the connection is gone
+                await step(also_blocked)
+                await step(ws.wait_closed())
+                assert ws.close_code == 1006
+                await ws.engine.drain()  # closed: returns at once
+
+        run(main())
+
+    def test_reading_resumes_after_the_transport_is_gone(self, run):
+        # While reading is paused, the peer's close echo is not read: the
+        # close timer drops the connection, and the queued messages stay
+        # readable afterwards.
+        async def main():
+            served = []
+            async with airsocket.serve(
+                keeper(served), "127.0.0.1", 0, max_queue=1, close_timeout=0.05
+            ) as server:
+                peer = await RawPeer.open(port_of(server))
+                await peer.upgrade()
+                ws = await served_connection(served)
+                peer.send(frame(1, b"a") + frame(1, b"b"))
+                await eventually(lambda: ws.engine._reading_paused)
+                ws.engine.close(1001)
+                assert await peer.read_close() == (1001, "")
+                peer.send(frame(8, close_payload(1001)))
+                await step(ws.wait_closed())
+                assert [await ws.recv(), await ws.recv()] == ["a", "b"]
+                with pytest.raises(airsocket.ConnectionClosedError) as info:
+                    await ws.recv()
+                assert (info.value.code, info.value.sent_code) == (1006, 1001)
+                peer.close()
+
+        run(main())
+
+    def test_pause_reading_before_a_transport(self, run):
+        async def main():
+            engine = Engine(Core(Role.SERVER), None, asyncio.get_running_loop())
+            engine.pause_reading()
+            engine.resume_reading()
+            assert not engine._reading_paused
+            assert not engine.write_paused
+            await engine.drain()
+
+        run(main())
