@@ -1,8 +1,14 @@
-"""Optional C accelerator of airsocket: WebSocket payload masking.
+"""Optional C accelerator of airsocket: WebSocket payload masking and whole frames.
 
 Import :mod:`airsocket.protocol.masking` instead; it falls back to pure
-Python when this extension is missing or disabled.
+Python when this extension is missing or disabled. :func:`scan_frames` and
+:func:`frame` serve :mod:`airsocket.protocol.connection`'s hot path.
 """
+
+from collections.abc import Callable
+from typing import TypeVar
+
+_E = TypeVar("_E")
 
 def apply_mask(data: bytes | bytearray | memoryview, mask: bytes, /) -> bytes:
     """Return ``data`` XORed with the 4-byte masking key (RFC 6455 5.3)."""
@@ -27,3 +33,30 @@ class PayloadBuffer:
 
     def take(self) -> bytes:
         """Return the bytes object and let go of it."""
+
+def scan_frames(
+    buf: bytes,
+    pos: int,
+    expect_mask: bool,
+    max_size: int,
+    events: list[_E],
+    text_cls: Callable[[str], _E],
+    binary_cls: Callable[[bytes], _E],
+    /,
+) -> int:
+    """Parse the simple frames of ``buf`` from ``pos``; return the position after them.
+
+    Simple: whole in ``buf``, FIN set, RSV1-3 clear, opcode 1 or 2, the mask
+    bit equal to ``expect_mask``, at most ``max_size`` bytes of payload and,
+    for text, valid UTF-8. Appends ``text_cls(str)`` or ``binary_cls(bytes)``
+    to ``events`` for each; stops before the first other frame.
+    """
+
+def frame(
+    opcode: int,
+    payload: bytes | bytearray | memoryview,
+    mask: bytes | None,
+    rsv1: bool,
+    /,
+) -> bytes:
+    """Return one whole frame (FIN set), as ``frames.serialize_frame`` builds it."""

@@ -17,9 +17,6 @@ from aio_helpers import (
 )
 
 import airsocket
-from airsocket.asyncio.client import client_ssl_context
-from airsocket.protocol.options import Options
-from airsocket.protocol.uri import parse_uri
 
 
 class TestConnectForms:
@@ -177,21 +174,6 @@ class TestTLS:
                 await airsocket.connect("ws://127.0.0.1:1/", ssl=client_ctx)
 
         run(main())
-
-    def test_ssl_must_be_a_context(self):
-        options = Options.build(ssl=True)
-        with pytest.raises(airsocket.ArgumentError, match="SSLContext"):
-            client_ssl_context(parse_uri("wss://localhost/"), options)
-
-    def test_context_choice(self, tls):
-        _, client_ctx = tls
-        assert client_ssl_context(parse_uri("ws://localhost/"), Options()) is None
-        given = Options.build(ssl=client_ctx)
-        assert client_ssl_context(parse_uri("wss://localhost/"), given) is client_ctx
-        default = client_ssl_context(parse_uri("wss://localhost/"), Options())
-        assert isinstance(default, ssl.SSLContext)
-        assert default.verify_mode is ssl.CERT_REQUIRED
-        assert default.check_hostname
 
 
 class TestOpenTimeout:

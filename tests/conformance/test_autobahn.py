@@ -34,8 +34,16 @@ pytestmark = [
 def test_autobahn_strict(role: str, tmp_path: Path) -> None:
     """Every case passes strict (OK or INFORMATIONAL; NON-STRICT fails)."""
     command = [
-        sys.executable, str(AUTOBAHN), role, "--cmd", COMMANDS[role],
-        "--cases", CASES, "--strict", "--outdir", str(tmp_path / "report"),
+        sys.executable,
+        str(AUTOBAHN),
+        role,
+        "--cmd",
+        COMMANDS[role],
+        "--cases",
+        CASES,
+        "--strict",
+        "--outdir",
+        str(tmp_path / "report"),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=880, cwd=ROOT)
     print(result.stdout[-4000:], result.stderr[-2000:])

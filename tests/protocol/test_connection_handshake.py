@@ -435,3 +435,64 @@ class TestBackToBack:
         assert client_conn.subprotocol == server_conn.subprotocol == "v2"
         assert client_conn.compression is not None
         assert server_conn.compression is not None
+
+
+class TestAnswerRequest:
+    """answer_request(): what a process_request hook gave, turned into the answer."""
+
+    def test_none_accepts(self) -> None:
+        conn = server()
+        conn.receive_data(REQUEST)
+        [event] = conn.answer_request(None)
+        assert isinstance(event, Opened)
+        assert conn.state is State.OPEN
+
+    def test_a_response_is_sent_as_it_is(self) -> None:
+        conn = server()
+        conn.receive_data(REQUEST)
+        answer = Response(200, "OK", body=b"plain page")
+        [event] = conn.answer_request(answer)
+        assert isinstance(event, HandshakeFailed)
+        assert event.response is answer
+        assert "HTTP 200" in str(event.error)
+        assert drain(conn).eof
+
+    def test_an_invalid_handshake_keeps_its_status(self) -> None:
+        conn = server()
+        conn.receive_data(REQUEST)
+        [event] = conn.answer_request(InvalidOrigin("not from here"))
+        assert isinstance(event, HandshakeFailed)
+        assert event.response is not None and event.response.status == 403
+
+    def test_any_other_exception_is_a_500_with_its_cause(self) -> None:
+        conn = server()
+        conn.receive_data(REQUEST)
+        cause = RuntimeError("hook broke")
+        [event] = conn.answer_request(cause)
+        assert isinstance(event, HandshakeFailed)
+        assert event.error.http_status == 500
+        assert event.error.__cause__ is cause
+        assert str(event.error).startswith("process_request failed")
+        assert conn.state is State.CLOSED
+
+    def test_select_subprotocol_failing_is_a_500(self) -> None:
+        def select(offered: list[str], supported: list[str]) -> str:
+            raise RuntimeError("select broke")
+
+        conn = server(select_subprotocol=select, subprotocols=["chat"])
+        conn.receive_data(REQUEST)
+        [event] = conn.answer_request(None)
+        assert isinstance(event, HandshakeFailed)
+        assert event.error.http_status == 500
+        assert str(event.error).startswith("accepting the upgrade failed")
+
+    def test_select_subprotocol_refusing_keeps_its_4xx(self) -> None:
+        def select(offered: list[str], supported: list[str]) -> str:
+            raise NegotiationError("no common subprotocol")
+
+        conn = server(select_subprotocol=select)
+        conn.receive_data(REQUEST)
+        [event] = conn.answer_request(None)
+        assert isinstance(event, HandshakeFailed)
+        assert isinstance(event.error, NegotiationError)
+        assert event.response is not None and event.response.status == 400

@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import ssl as ssl_module
 from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
 from ..protocol.connection import Connection as CoreConnection
 from ..protocol.connection import Role
-from ..protocol.exceptions import ArgumentError
 from ..protocol.options import Options
-from ..protocol.uri import WebSocketURI, parse_uri
+from ..protocol.uri import parse_uri
+from ..tls import client_ssl_context
 from .connection import Connection
 from .engine import Engine
 
 __all__ = ["connect", "open_connection"]
-
-
-def client_ssl_context(uri: WebSocketURI, options: Options) -> ssl_module.SSLContext | None:
-    """The TLS context for ``uri``: the given one, a verifying default, or None.
-
-    Raises:
-        ArgumentError: an ``ssl`` context was given for a ws:// URL.
-    """
-    if not uri.secure:
-        if options.ssl is not None:
-            raise ArgumentError("ssl= was given for a ws:// URL; use wss://")
-        return None
-    if options.ssl is None:
-        return ssl_module.create_default_context()
-    if not isinstance(options.ssl, ssl_module.SSLContext):
-        raise ArgumentError("ssl must be an ssl.SSLContext")
-    return options.ssl
 
 
 async def open_connection(uri: str, options: Options) -> Connection:

@@ -15,11 +15,10 @@ frames with one write (bench/README.md, "burst").
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
+from ..logs import log_handshake_failure, logger
 from ..protocol.connection import END_OF_STREAM, Connection, Role, State
 from ..protocol.events import (
     BinaryMessage,
@@ -33,9 +32,10 @@ from ..protocol.events import (
     RequestReceived,
     TextMessage,
 )
-from ..protocol.exceptions import ArgumentError, InvalidHandshake, InvalidState, WebSocketError
+from ..protocol.exceptions import ArgumentError, InvalidHandshake, WebSocketError
 from ..protocol.frames import CloseCode, Opcode, is_sendable_close_code
 from ..protocol.http import Request, Response
+from ..protocol.keepalive import Keepalive, Pings
 from ..protocol.options import Options
 from ..protocol.uri import WebSocketURI
 
@@ -52,7 +52,6 @@ __all__ = [
     "server_engine",
 ]
 
-logger = logging.getLogger("airsocket")
 
 #: Above this many bytes, queued chunks are written one by one instead of
 #: joined: joining would copy a large payload only to save a system call.
@@ -121,7 +120,8 @@ class Engine(asyncio.Protocol):
         self._close_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._failure_timer: asyncio.TimerHandle | None = None
-        self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
+        self._pings: Pings[asyncio.Future[float]] = Pings()
+        self._keepalive = Keepalive(None, None, 0.0)
         #: Seconds of the last PING's round trip, keepalive included; 0 before any.
         self.latency = 0.0
         self._reading_paused = False
@@ -194,10 +194,9 @@ class Engine(asyncio.Protocol):
         if not self.opened.done():
             self.opened.set_exception(self._opening_error())
             self.opened.exception()  # the failure is also reported to on_close
-        for _, waiter in self._pings.values():
+        for waiter in self._pings.cancel_all():
             if not waiter.done():
                 waiter.cancel()
-        self._pings.clear()
         self._wake_drain()
         if not self.closed.done():
             self.closed.set_result(None)
@@ -231,7 +230,8 @@ class Engine(asyncio.Protocol):
             elif kind is RequestReceived:
                 self._request_received(event.request)  # type: ignore[attr-defined]
             elif kind is HandshakeFailed:
-                self.error = event.error  # type: ignore[attr-defined]
+                self.error = error = event.error  # type: ignore[attr-defined]
+                log_handshake_failure(error)
                 self._flush()
                 if self.core.role is Role.CLIENT and self.transport is not None:
                     self.transport.close()
@@ -247,7 +247,9 @@ class Engine(asyncio.Protocol):
             self._open_timer = None
         if not self.opened.done():
             self.opened.set_result(None)
-        self._schedule_ping()
+        options = self.options
+        self._keepalive = Keepalive(options.ping_interval, options.ping_timeout, self.loop.time())
+        self._arm_keepalive()
         self.listener.on_open()
 
     def _request_received(self, request: Request) -> None:
@@ -258,7 +260,6 @@ class Engine(asyncio.Protocol):
         try:
             answer = hook(request)
         except Exception as exc:  # a failing hook is a server error, not a crash
-            logger.exception("process_request failed")
             self._answer_request(exc)
             return
         if asyncio.iscoroutine(answer) or isinstance(answer, asyncio.Future):
@@ -271,44 +272,19 @@ class Engine(asyncio.Protocol):
         if task.cancelled():
             self._answer_request(asyncio.CancelledError())
         elif task.exception() is not None:
-            logger.error("process_request failed", exc_info=task.exception())
             self._answer_request(task.exception())
         else:
             self._answer_request(task.result())
 
     def _answer_request(self, answer: Any) -> None:
-        core = self.core
-        if core.state is not State.CONNECTING or self.transport is None:
+        if self.core.state is not State.CONNECTING or self.transport is None:
             return  # the connection went away while the hook ran
-        if isinstance(answer, Response):
-            core.reject(answer)
-            self.error = InvalidHandshake(f"refused by process_request: HTTP {answer.status}")
-        elif isinstance(answer, InvalidHandshake):
-            core.reject(answer.http_status)
-            self.error = answer
-        elif isinstance(answer, BaseException):
-            core.reject(500)
-            self.error = answer
-        else:
-            try:
-                events = core.accept()
-            except InvalidHandshake as exc:
-                # select_subprotocol may raise NegotiationError to refuse the
-                # client (handshake.select_subprotocol): the client's fault, a 4xx.
-                logger.debug("refused the upgrade: %s", exc)
-                core.reject(exc.http_status)
-                self.error = exc
-                self._flush()
-                return
-            except Exception as exc:  # select_subprotocol failed: refuse, keep serving
-                logger.exception("accepting the upgrade failed")
-                core.reject(500)
-                self.error = exc
-                self._flush()
-                return
-            self._flush()
-            self._dispatch(events)
+        if answer is not None and not isinstance(answer, (Response, BaseException)):
+            logger.error("process_request returned %r, not a Response or None", answer)
+            answer = TypeError("process_request must return a Response or None")
+        events = self.core.answer_request(answer)
         self._flush()
+        self._dispatch(events)
 
     # ------------------------------------------------------------------
     # Sending
@@ -370,31 +346,21 @@ class Engine(asyncio.Protocol):
         Raises:
             InvalidState: the connection is not OPEN.
         """
-        if data is None:
-            data = os.urandom(4)
-            while data in self._pings:
-                data = os.urandom(4)
-        elif data in self._pings:
-            raise InvalidState("a ping with this payload is already waiting")
+        data = self._pings.payload(data)
         self.send_frame_control(9, data)
         waiter: asyncio.Future[float] = self.loop.create_future()
-        self._pings[data] = (self.loop.time(), waiter)
+        self._pings.add(data, self.loop.time(), waiter)
         return waiter
 
     def _pong_received(self, data: bytes) -> None:
-        if data not in self._pings:
-            return
-        now = self.loop.time()
-        # A PONG answers its PING and every PING sent before it (RFC 6455 5.5.3).
-        for key in list(self._pings):
-            sent, waiter = self._pings.pop(key)
+        for waiter, rtt in self._pings.settle(data, self.loop.time()):
             if not waiter.done():
-                waiter.set_result(now - sent)
-            if key == data:
-                # Kept here, not by whoever awaits the waiter: keepalive pings
-                # have no awaiter, and they are what measures an idle connection.
-                self.latency = now - sent
-                break
+                waiter.set_result(rtt)
+            # Kept here, not by whoever awaits the waiter: keepalive pings
+            # have no awaiter, and they are what measures an idle connection.
+            self.latency = rtt
+            self._keepalive.pong_received()  # any answer shows the peer is alive
+            self._arm_keepalive()
 
     def close(self, code: int | None = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Start the closing handshake; ``closed`` resolves when TCP is closed.
@@ -496,25 +462,27 @@ class Engine(asyncio.Protocol):
             return error
         return InvalidHandshake("connection closed during the opening handshake")
 
-    def _schedule_ping(self) -> None:
-        interval = self.options.ping_interval
-        if interval is not None:
-            self._ping_timer = self.loop.call_later(interval, self._keepalive)
+    def _arm_keepalive(self) -> None:
+        if self._ping_timer is not None:
+            self._ping_timer.cancel()
+            self._ping_timer = None
+        deadline = self._keepalive.deadline()
+        if deadline is not None:
+            self._ping_timer = self.loop.call_at(deadline, self._keepalive_due)
 
-    def _keepalive(self) -> None:
+    def _keepalive_due(self) -> None:
         self._ping_timer = None
         if self.core.state is not State.OPEN:
             return
-        waiter = self.ping()
-        timeout = self.options.ping_timeout
-        if timeout is not None:
-            self.loop.call_later(timeout, self._keepalive_expired, waiter)
-        self._schedule_ping()
-
-    def _keepalive_expired(self, waiter: asyncio.Future[float]) -> None:
-        if not waiter.done():
-            waiter.cancel()
+        now = self.loop.time()
+        keepalive = self._keepalive
+        if keepalive.overdue(now):
             self.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+            return
+        if keepalive.ping_due(now):
+            self.ping()
+            keepalive.ping_sent(now)
+        self._arm_keepalive()
 
 
 def client_engine(uri: WebSocketURI, options: Options, loop: asyncio.AbstractEventLoop) -> Engine:

@@ -312,6 +312,32 @@ class Connection:
             events.extend(self.receive_data(early))
         return events
 
+    def answer_request(self, answer: Response | BaseException | None) -> list[Event]:
+        """Server: answer the request with what a ``process_request`` hook gave.
+
+        A :class:`Response` is sent as it is (the request is refused); an
+        exception refuses it with its ``http_status`` if it is an
+        ``InvalidHandshake``, else with 500; None accepts it. When accepting
+        fails in ``select_subprotocol`` the request is refused the same way,
+        so the server keeps serving. Returns the events, as :meth:`accept`.
+        """
+        failed = "process_request failed"
+        if answer is None:
+            try:
+                return self.accept()
+            except Exception as exc:  # raised by the select_subprotocol callback
+                answer, failed = exc, "accepting the upgrade failed"
+        if isinstance(answer, Response):
+            error = InvalidHandshake(f"refused by process_request: HTTP {answer.status}")
+            return [HandshakeFailed(error, self.reject(answer))]
+        if not isinstance(answer, InvalidHandshake):
+            # A server error (500): the layers log it with its cause.
+            error = InvalidHandshake(f"{failed}: {answer!r}")
+            error.http_status = 500
+            error.__cause__ = answer
+            answer = error
+        return [HandshakeFailed(answer, self.reject(answer.http_status))]
+
     def reject(self, answer: int | Response, body: str | None = None) -> Response:
         """Server: refuse the upgrade with an HTTP status (or a whole response).
 

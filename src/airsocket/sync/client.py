@@ -11,9 +11,9 @@ from typing import Any
 from ..protocol.connection import Connection as CoreConnection
 from ..protocol.connection import Role
 from ..protocol.events import HandshakeFailed
-from ..protocol.exceptions import ArgumentError
 from ..protocol.options import Options
 from ..protocol.uri import WebSocketURI, parse_uri
+from ..tls import client_ssl_context
 from .connection import Connection
 from .engine import Engine
 from .transport import Transport
@@ -50,7 +50,7 @@ def connect(uri: str, *, subprotocols: Sequence[str] | None = None, **options: A
     """
     settings = Options.build(subprotocols=subprotocols, **options)
     wsuri = parse_uri(uri)
-    context = _ssl_context(wsuri, settings)
+    context = client_ssl_context(wsuri, settings)
     timeout = settings.open_timeout
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
@@ -93,16 +93,3 @@ def _open(
         transport.close()
         raise
     return connection
-
-
-def _ssl_context(uri: WebSocketURI, options: Options) -> ssl_module.SSLContext | None:
-    """The TLS context for ``uri``: the one given, a verifying default, or None."""
-    if not uri.secure:
-        if options.ssl is not None:
-            raise ArgumentError("ssl= was given for a ws:// URL; use wss://")
-        return None
-    if options.ssl is None:
-        return ssl_module.create_default_context()
-    if not isinstance(options.ssl, ssl_module.SSLContext):
-        raise ArgumentError("ssl must be an ssl.SSLContext")
-    return options.ssl

@@ -29,7 +29,7 @@ from ..protocol.connection import Connection as CoreConnection
 from ..protocol.connection import State
 from ..protocol.events import BinaryMessage, ConnectionFailed, Event, Pong, TextMessage
 from ..protocol.frames import CloseCode
-from .keepalive import Keepalive, Ping, Pings
+from ..protocol.keepalive import Keepalive, Pings
 from .transport import Output, Transport, remaining
 
 __all__ = ["Engine", "Message"]
@@ -37,6 +37,24 @@ __all__ = ["Engine", "Message"]
 logger = logging.getLogger("airsocket")
 
 Message = str | bytes
+
+
+class Ping:
+    """A ping waiting for its pong, as the blocking ``ping()`` waits for it.
+
+    Attributes:
+        sent: when it left.
+        rtt: seconds until its pong came; None while waiting, and for good
+            if the connection closed first.
+        done: set when the pong came or the connection closed.
+    """
+
+    __slots__ = ("done", "rtt", "sent")
+
+    def __init__(self, sent: float) -> None:
+        self.sent = sent
+        self.rtt: float | None = None
+        self.done = threading.Event()
 
 
 class Engine:
@@ -65,9 +83,8 @@ class Engine:
         self._space = threading.Condition(self.lock)  # room in the queue, or the end
         self._messages: collections.deque[Message] = collections.deque()
         self._output = Output(transport, self.lock)
-        self._pings = Pings()
+        self._pings: Pings[Ping] = Pings()
         self._keepalive = Keepalive(None, None, 0.0)
-        self._keepalive_ping: Ping | None = None
         self._close_deadline: float | None = None
         self._failure_deadline: float | None = None
         self._aborted = False
@@ -339,7 +356,7 @@ class Engine:
             self._queue_output()
             return None
         if keepalive.ping_due(now):
-            self._keepalive_ping = self._send_ping(None, now)
+            self._send_ping(None, now)
             keepalive.ping_sent(now)
         return keepalive.deadline()
 
@@ -348,7 +365,8 @@ class Engine:
             self.core.receive_eof()
             self._done = True
             self._aborted = self._output.stopped = True
-            self._pings.cancel_all()  # without an rtt, ping() raises ConnectionClosed
+            for ping in self._pings.cancel_all():
+                ping.done.set()  # without an rtt: ping() raises ConnectionClosed
             self._readable.notify_all()
             self._space.notify_all()
         self.transport.abort()  # wakes a send blocked on a peer that went away
@@ -399,15 +417,16 @@ class Engine:
         data = self._pings.payload(data)
         self.core.send_ping(data)  # raises for a payload over 125 bytes: nothing recorded yet
         self._queue_output()
-        return self._pings.add(data, now)
+        ping = Ping(now)
+        self._pings.add(data, now, ping)
+        return ping
 
     def _settle_pings(self, data: bytes, now: float) -> None:
-        for ping in self._pings.settle(data, now):
-            if ping is self._keepalive_ping:
-                self._keepalive_ping = None
-                self._keepalive.pong_received()
-                assert ping.rtt is not None, "settled pings have an rtt"
-                self.latency = ping.rtt
+        for ping, rtt in self._pings.settle(data, now):
+            ping.rtt = rtt
+            ping.done.set()
+            self._keepalive.pong_received()  # any answer shows the peer is alive
+            self.latency = rtt
 
     def _queue_output(self) -> None:
         self._output.queue(self.core.data_to_send())

@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
+from ..logs import log_handshake_failure
 from ..protocol.connection import Connection as CoreConnection
-from ..protocol.connection import Role
+from ..protocol.connection import Role, State
 from ..protocol.events import Event, HandshakeFailed
 from ..protocol.exceptions import ArgumentError, ConnectionClosed
 from ..protocol.frames import CloseCode
@@ -172,30 +173,28 @@ class Server:
             logger.debug("invalid upgrade request: %s", event.error)
             return None  # the core queued its HTTP error response
         assert core.request is not None, "RequestReceived carries the request"
-        answer = self._process_request(connection, core.request)
-        if answer is not None:
-            core.reject(answer)
-            return None
-        try:
-            return core.accept()
-        except Exception:  # select_subprotocol failed: refuse, keep serving
-            logger.exception("accepting the upgrade failed")
-            core.reject(500)
-            return None
+        events = core.answer_request(self._process_request(connection, core.request))
+        if core.state is State.OPEN:
+            return events
+        for failed in events:
+            if isinstance(failed, HandshakeFailed):
+                log_handshake_failure(failed.error)
+        return None
 
-    def _process_request(self, connection: Connection, request: Request) -> Response | int | None:
+    def _process_request(
+        self, connection: Connection, request: Request
+    ) -> Response | BaseException | None:
         hook = self.options.process_request
         if hook is None:
             return None
         try:
             answer = hook(connection, request)
-        except Exception:  # a failing hook is a server error, not a crash
-            logger.exception("process_request failed")
-            return 500
+        except Exception as exc:  # a failing hook is a server error, not a crash
+            return exc
         if answer is None or isinstance(answer, Response):
             return answer
         logger.error("process_request returned %r, not a Response or None", answer)
-        return 500
+        return TypeError("process_request must return a Response or None")
 
     def _run(self, connection: Connection) -> None:
         with self._lock:
