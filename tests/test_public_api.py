@@ -44,6 +44,16 @@ MODULES = [
     "airsocket.protocol.options",
     "airsocket.protocol.deflate",
     "airsocket.protocol.uri",
+    "airsocket.protocol.keepalive",
+    "airsocket.air",
+    "airsocket.air.dispatcher",
+    "airsocket.air.events",
+    "airsocket.air.websocket",
+    "airsocket.air.server_socket",
+    "airsocket.air.runtime",
+    "airsocket.sync",
+    "airsocket.tls",
+    "airsocket.logs",
 ]
 
 

@@ -240,13 +240,13 @@ def drain(conn: Connection) -> Wire:
 def receive(conn: Connection, data: bytes) -> list[Event]:
     """The integrator's loop: feed ``data``, then apply a waiting failure.
 
-    ``failure_pending`` asks for ``receive_data(b"")`` once the events
+    ``input_pending`` asks for ``receive_data(b"")`` once the events
     returned have been handled (here: at once).
     """
     events = conn.receive_data(data)
-    if conn.failure_pending:
+    if conn.input_pending:
         events += conn.receive_data(b"")
-        assert not conn.failure_pending
+        assert not conn.input_pending
     return events
 
 

@@ -236,7 +236,7 @@ class TestRFC6455Section7_1_7FailTheConnection:
         conn = opened(role)
         data = frame_to(role, 0x1, b"first") + frame_to(role, 0x9, b"p") + frame_to(role, 0x3)
         assert conn.receive_data(data) == [TextMessage("first"), Ping(b"p")]
-        assert conn.failure_pending
+        assert conn.input_pending
         pong = wire_frame(0xA, b"p", mask=MASK if role is Role.CLIENT else None)
         assert drain(conn) == Wire(pong)  # no close frame yet
         assert conn.state is State.OPEN
@@ -244,23 +244,23 @@ class TestRFC6455Section7_1_7FailTheConnection:
         drain(conn)
         [event] = conn.receive_data(b"")
         assert isinstance(event, ConnectionFailed)
-        assert not conn.failure_pending
+        assert not conn.input_pending
         assert drain(conn) == Wire(close_from(role, b"\x03\xea"), role is Role.SERVER)
 
     @ROLES
     def test_any_next_call_applies_a_pending_failure(self, role: Role) -> None:
         conn = opened(role)
         conn.receive_data(frame_to(role, 0x1, b"ok") + b"\x83\x00")
-        assert conn.failure_pending
+        assert conn.input_pending
         events = conn.receive_data(frame_to(role, 0x1, b"not parsed"))
         assert [describe(e) for e in events] == [failed(1002)]
 
     @ROLES
-    def test_hold_failure_makes_a_violation_wait(self, role: Role) -> None:
+    def test_hold_input_makes_a_violation_wait(self, role: Role) -> None:
         conn = opened(role)
-        conn.hold_failure = True  # the application still holds messages
+        conn.hold_input = True  # the application still holds messages
         assert conn.receive_data(frame_to(role, 0x2, b"\xff", rsv=0b010)) == []
-        assert conn.failure_pending
+        assert conn.input_pending
         assert drain(conn) == Wire()
         assert [describe(e) for e in conn.receive_data(b"")] == [failed(1002)]
 
@@ -318,10 +318,10 @@ class TestRFC6455Section7_1_7FailTheConnection:
         # of stream, one failure.
         conn = opened(role)
         conn.receive_data(frame_to(role, 0x1, b"ok") + b"\x83\x00")
-        assert conn.failure_pending
+        assert conn.input_pending
         conn.fail(1011, "keepalive ping timeout")
         assert drain(conn) == Wire(close_from(role, b"\x03\xf3"), role is Role.SERVER)
-        assert not conn.failure_pending
+        assert not conn.input_pending
         assert conn.receive_data(b"") == []
         assert drain(conn) == Wire()
         assert conn.failure is not None
@@ -421,9 +421,9 @@ class TestRFC6455Section7_1_5EndOfStream:
         # and move a CLOSED connection back to CLOSING.
         conn = opened(role)
         assert conn.receive_data(frame_to(role, 0x1, b"ok") + b"\x83\x00") == [TextMessage("ok")]
-        assert conn.failure_pending
+        assert conn.input_pending
         assert conn.receive_eof() == []
-        assert not conn.failure_pending
+        assert not conn.input_pending
         assert conn.receive_data(b"") == []
         assert conn.state is State.CLOSED
         assert drain(conn) == Wire()
@@ -545,3 +545,79 @@ class TestLocalMisuse:
         assert conn.close_sent == (4999, "é" * 61 + "x")
         [frame] = conn.data_to_send()
         assert frame == close_from(role, b"\x13\x87" + ("é" * 61 + "x").encode())
+
+
+class TestRFC6455Section5_5_1HeldClose:
+    """A close frame behind messages waits until they are answered (input_pending)."""
+
+    @staticmethod
+    def own_frame(role: Role, opcode: int, payload: bytes) -> bytes:
+        """A frame as ``role`` itself sends it (a client masks with MASK)."""
+        return wire_frame(opcode, payload, mask=MASK if role is Role.CLIENT else None)
+
+    @ROLES
+    def test_answers_to_earlier_messages_precede_the_echo(self, role: Role) -> None:
+        conn = opened(role)
+        close = frame_to(role, 0x8, b"\x03\xe8bye")  # code 1000, reason "bye"
+        events = conn.receive_data(frame_to(role, 0x1, b"question") + close)
+        assert events == [TextMessage("question")]
+        assert conn.input_pending
+        assert drain(conn) == Wire(b"")  # no echo yet
+        conn.send_text("answer")  # the application answers
+        assert conn.receive_data(b"") == [CloseReceived(1000, "bye")]
+        assert not conn.input_pending
+        echo = Wire(self.own_frame(role, 0x8, b"\x03\xe8"), eof=role is Role.SERVER)
+        assert drain(conn) == Wire(self.own_frame(role, 0x1, b"answer")).then(echo)
+
+    @ROLES
+    def test_a_close_alone_waits_while_the_application_holds_messages(self, role: Role) -> None:
+        conn = opened(role)
+        conn.hold_input = True
+        assert conn.receive_data(frame_to(role, 0x8, b"\x03\xe9")) == []
+        assert conn.input_pending
+        assert conn.receive_data(b"") == [CloseReceived(1001, "")]
+
+    @ROLES
+    def test_a_close_alone_is_taken_at_once(self, role: Role) -> None:
+        conn = opened(role)
+        assert conn.receive_data(frame_to(role, 0x8, b"\x03\xe8")) == [CloseReceived(1000, "")]
+        assert not conn.input_pending
+
+    @ROLES
+    def test_after_our_close_the_peers_is_not_held(self, role: Role) -> None:
+        conn = opened(role)
+        conn.send_close(1000)
+        drain(conn)
+        events = conn.receive_data(frame_to(role, 0x1, b"late") + frame_to(role, 0x8, b"\x03\xe8"))
+        assert events == [TextMessage("late"), CloseReceived(1000, "")]
+
+    @ROLES
+    def test_a_held_invalid_close_fails_when_released(self, role: Role) -> None:
+        conn = opened(role)
+        conn.receive_data(frame_to(role, 0x1, b"x") + frame_to(role, 0x8, b"\x03\xed"))  # 1005
+        [event] = conn.receive_data(b"")
+        assert isinstance(event, ConnectionFailed)
+        assert event.error.close_code == 1002
+
+    @ROLES
+    def test_eof_while_held_still_reports_the_peers_code(self, role: Role) -> None:
+        conn = opened(role)
+        conn.receive_data(frame_to(role, 0x1, b"x") + frame_to(role, 0x8, b"\x0f\xa0"))  # 4000
+        conn.receive_eof()
+        assert not conn.input_pending
+        assert conn.close_code == 4000
+
+    @ROLES
+    def test_eof_while_an_invalid_close_is_held_reports_1006(self, role: Role) -> None:
+        conn = opened(role)
+        conn.receive_data(frame_to(role, 0x1, b"x") + frame_to(role, 0x8, b"\x03"))
+        conn.receive_eof()
+        assert conn.close_code == 1006
+
+    @ROLES
+    def test_fail_drops_a_held_close(self, role: Role) -> None:
+        conn = opened(role)
+        conn.receive_data(frame_to(role, 0x1, b"x") + frame_to(role, 0x8, b"\x03\xe8"))
+        conn.fail(1011, "going down")
+        assert not conn.input_pending
+        assert conn.close_sent is not None and conn.close_sent[0] == 1011

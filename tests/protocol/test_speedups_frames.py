@@ -335,7 +335,7 @@ def test_scan_stops_before_invalid_utf8(role: Role, bad: bytes) -> None:
         conn = core(role)
         result = conn.receive_data(buf)
         assert result == events
-        assert conn.failure_pending
+        assert conn.input_pending
         [failed] = conn.receive_data(b"")
         assert isinstance(failed, ConnectionFailed)
         assert failed.error.close_code == CloseCode.INVALID_DATA

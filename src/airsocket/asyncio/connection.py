@@ -44,7 +44,7 @@ class Connection:
         """Queue a message for ``recv``; pause reading when ``max_queue`` is reached."""
         messages = self._messages
         messages.append(data)
-        self.engine.core.hold_failure = True
+        self.engine.core.hold_input = True
         if self._waiter is not None:
             self._wake()
         if len(messages) == self._max_queue:  # crossing the limit, not every message past it
@@ -88,14 +88,14 @@ class Connection:
             if self._waiter is not None:
                 raise RuntimeError("another coroutine is already waiting for the next message")
             self.engine.flush_deferred()
-            self.engine.apply_pending_failure()
+            self.engine.apply_pending_input()
             if self.engine.closed.done():
                 continue
             self._waiter = self.engine.loop.create_future()
             await self._waiter
         data = messages.popleft()
         if not messages:
-            self.engine.core.hold_failure = False
+            self.engine.core.hold_input = False
         if len(messages) <= self._max_queue // 4:
             self.engine.resume_reading()
         return data

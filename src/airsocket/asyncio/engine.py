@@ -153,10 +153,10 @@ class Engine(asyncio.Protocol):
                 self._receiving = False
             if core.wants_write:
                 self._flush()
-        if core.failure_pending:
-            self.loop.call_soon(self.apply_pending_failure, False)
+        if core.input_pending:
+            self.loop.call_soon(self.apply_pending_input, False)
 
-    def apply_pending_failure(self, idle: bool = True) -> None:
+    def apply_pending_input(self, idle: bool = True) -> None:
         """Fail the connection for a violation that waited behind messages.
 
         The application answers the messages that came before the violation
@@ -165,12 +165,12 @@ class Engine(asyncio.Protocol):
         ``idle`` once it has consumed its backlog. ``close_timeout`` bounds the
         wait for a listener that never does.
         """
-        if not self.core.failure_pending:
+        if not self.core.input_pending:
             return
         if not idle and self.listener.backlog():
             if self._failure_timer is None:
                 delay = self.options.close_timeout or 10.0
-                self._failure_timer = self.loop.call_later(delay, self.apply_pending_failure)
+                self._failure_timer = self.loop.call_later(delay, self.apply_pending_input)
             return
         if self._failure_timer is not None:
             self._failure_timer.cancel()

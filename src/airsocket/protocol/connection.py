@@ -192,10 +192,11 @@ class Connection:
         self._tail = b""
         self._discard = False
         self._pending_failure: ProtocolError | None = None
+        self._held_close: bytes | None = None
         #: Set while the application still holds undelivered messages: a
-        #: violation then waits (see ``failure_pending``) even when the call
+        #: violation then waits (see ``input_pending``) even when the call
         #: that found it returned no event.
-        self.hold_failure = False
+        self.hold_input = False
         # The frame whose payload is still arriving (partial mode).
         self._frame_left = 0
         self._frame_opcode = 0
@@ -428,6 +429,8 @@ class Connection:
             error, self._pending_failure = self._pending_failure, None
             self._fail(error, events)
             return events
+        if self._held_close is not None:
+            return self._release_close(events)
         if self._discard or self.state is State.CLOSED:
             return events
         try:
@@ -439,10 +442,10 @@ class Connection:
             error.__cause__ = exc
         else:
             return events
-        if events or self.hold_failure:
+        if events or self.hold_input:
             # Messages that came before the violation are delivered first, so
             # that what the application answers them with precedes our close
-            # frame; the failure waits for the next call (see failure_pending).
+            # frame; the failure waits for the next call (see input_pending).
             self._pending_failure = error
             self._discard = True
         else:
@@ -450,13 +453,26 @@ class Connection:
         return events
 
     @property
-    def failure_pending(self) -> bool:
-        """Whether a violation waits behind events just returned.
+    def input_pending(self) -> bool:
+        """Whether a violation or the peer's close frame waits behind events.
 
-        Handle those events, then call ``receive_data(b"")``: it fails the
-        connection (RFC 6455 7.1.7) and returns :class:`ConnectionFailed`.
+        Handle the events just returned (let the application answer them),
+        then call ``receive_data(b"")``: it fails the connection (RFC 6455
+        7.1.7) or takes the close frame (and queues its echo), and returns
+        :class:`ConnectionFailed` or :class:`CloseReceived`. The answers thus
+        precede our close frame; RFC 6455 5.5.1 lets an endpoint finish
+        sending its current messages before it echoes a close.
         """
-        return self._pending_failure is not None
+        return self._pending_failure is not None or self._held_close is not None
+
+    def _release_close(self, events: list[Event]) -> list[Event]:
+        payload, self._held_close = self._held_close, None
+        assert payload is not None, "a held close frame"
+        try:
+            self._receive_control(8, payload, events)
+        except ProtocolError as exc:  # an invalid code or reason: 1002 or 1007
+            self._fail(exc, events)
+        return events
 
     def receive_eof(self) -> list[Event]:
         """Tell the core the peer closed TCP; the state becomes CLOSED.
@@ -472,8 +488,12 @@ class Connection:
         self._discard = True
         # The peer is gone: a violation still waiting would queue a close
         # frame after the end and move CLOSED back to CLOSING; and an I/O
-        # layer polling failure_pending would wait for it forever.
+        # layer polling input_pending would wait for it forever.
         self._pending_failure = None
+        held, self._held_close = self._held_close, None
+        if held is not None and self.close_received is None:
+            with contextlib.suppress(ProtocolError):  # a bad one reports as 1006
+                self.close_received = parse_close(held)
         return events
 
     def _receive_frames(self, data: bytes, events: list[Event]) -> None:
@@ -554,6 +574,12 @@ class Connection:
                 payload = apply_mask(payload, mask)
             pos = stop
             if opcode >= 8:
+                if opcode == 8 and (events or self.hold_input) and self.close_sent is None:
+                    # The peer's close waits until the messages before it are
+                    # answered (see input_pending); nothing after it is read.
+                    self._held_close = payload
+                    self._discard = True
+                    return
                 self._receive_control(opcode, payload, events)
             elif fin and not rsv1 and not self._msg_opcode:
                 # The common case: a whole, uncompressed message in one frame.
@@ -807,9 +833,11 @@ class Connection:
         error = ProtocolError(reason or f"failed with code {code}")
         error.close_code = code
         self._fail(error, [])
-        # A violation that waited (failure_pending) is moot now: applying it
-        # later would report a second failure and end the stream twice.
+        # A violation that waited (input_pending) is moot now: applying it
+        # later would report a second failure and end the stream twice; a
+        # held close frame, an echo after our own close.
         self._pending_failure = None
+        self._held_close = None
 
     def _fail(self, error: ProtocolError, events: list[Event]) -> None:
         # RFC 6455 7.1.7: send a close frame with the code, then end the

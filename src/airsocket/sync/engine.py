@@ -200,7 +200,7 @@ class Engine:
         while not messages:
             if self._done:
                 raise self.core.closed_error()
-            if self.core.failure_pending:
+            if self.core.input_pending:
                 # The application has answered what came before the violation
                 # (it asks for more): now the connection fails (docs/sansio.md).
                 self._apply_failure(time.monotonic())
@@ -208,7 +208,7 @@ class Engine:
             self._readable.wait(self._wait_time(deadline))
         message = messages.popleft()
         if not messages:
-            self.core.hold_failure = False
+            self.core.hold_input = False
         self._space.notify()
         return message
 
@@ -338,7 +338,7 @@ class Engine:
         # A violation waits behind messages until the application asks for
         # more, or close_timeout passes (an application that stopped reading).
         timeout = self.options.close_timeout
-        if not self.core.failure_pending or timeout is None:
+        if not self.core.input_pending or timeout is None:
             return None
         if self._failure_deadline is None:
             self._failure_deadline = now + timeout
@@ -405,7 +405,7 @@ class Engine:
         if self.core.close_sent is not None and len(self._messages) >= self.options.max_queue > 0:
             return  # we are closing and the application is not reading: keep memory bounded
         self._messages.append(message)
-        self.core.hold_failure = True
+        self.core.hold_input = True
         self._readable.notify()
 
     def _apply_failure(self, now: float) -> None:
