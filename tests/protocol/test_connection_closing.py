@@ -248,12 +248,25 @@ class TestRFC6455Section7_1_7FailTheConnection:
         assert drain(conn) == Wire(close_from(role, b"\x03\xea"), role is Role.SERVER)
 
     @ROLES
-    def test_any_next_call_applies_a_pending_failure(self, role: Role) -> None:
+    def test_more_input_does_not_apply_a_pending_failure(self, role: Role) -> None:
+        # The application may not have answered yet: only receive_data(b"")
+        # (the layer's "answered") applies it; what follows is never read.
         conn = opened(role)
         conn.receive_data(frame_to(role, 0x1, b"ok") + b"\x83\x00")
         assert conn.input_pending
-        events = conn.receive_data(frame_to(role, 0x1, b"not parsed"))
+        assert conn.receive_data(frame_to(role, 0x1, b"not parsed")) == []
+        assert conn.input_pending
+        assert drain(conn) == Wire()
+        events = conn.receive_data(b"")
         assert [describe(e) for e in events] == [failed(1002)]
+
+    @ROLES
+    def test_more_input_does_not_release_a_held_close(self, role: Role) -> None:
+        conn = opened(role)
+        conn.receive_data(frame_to(role, 0x1, b"ok") + frame_to(role, 0x8, b"\x03\xe8"))
+        assert conn.receive_data(frame_to(role, 0x9, b"late ping")) == []
+        assert drain(conn) == Wire()
+        assert conn.receive_data(b"") == [CloseReceived(1000, "")]
 
     @ROLES
     def test_hold_input_makes_a_violation_wait(self, role: Role) -> None:

@@ -63,10 +63,10 @@ from .frames import (
     MAX_CONTROL_PAYLOAD,
     SHORT_HEADERS,
     CloseCode,
+    build_frame,
     frame_header,
     parse_close,
     serialize_close,
-    serialize_frame,
 )
 from .http import (
     Request,
@@ -78,6 +78,7 @@ from .http import (
     serialize_response,
 )
 from .masking import SPEEDUPS, PayloadBuffer, PayloadBufferPython, apply_mask
+from .masking import scan_frames as _scan_frames
 from .options import Options
 from .uri import WebSocketURI, parse_uri
 
@@ -425,6 +426,8 @@ class Connection:
         if self.state is State.CONNECTING:
             return self._receive_head(data)
         events: list[Event] = []
+        if data and (self._pending_failure is not None or self._held_close is not None):
+            return events  # what follows a violation or a close frame is never read
         if self._pending_failure is not None:
             error, self._pending_failure = self._pending_failure, None
             self._fail(error, events)
@@ -507,7 +510,15 @@ class Connection:
         if self._frame_left:
             pos = self._continue_frame(buf, 0, end, events)
         expect_mask = self._expect_mask
+        scan = _scan_frames
         while not self._discard:
+            if scan is not None and not self._msg_opcode:
+                # Whole, final, uncompressed text and binary frames in C, until
+                # the first other frame, which the code below takes: 108 ns a
+                # 64-byte frame against 559 (bench/micro_frames.py).
+                pos = scan(
+                    buf, pos, expect_mask, self._max_size, events, TextMessage, BinaryMessage
+                )
             avail = end - pos
             if avail < 2:
                 break
@@ -766,7 +777,7 @@ class Connection:
                 data = compressed
                 rsv1 = True
         if self._next_mask is not None:  # RFC 6455 5.3: a client masks every frame
-            self._out.append(serialize_frame(opcode, data, rsv1=rsv1, mask=self._next_mask()))
+            self._out.append(build_frame(opcode, data, self._next_mask(), rsv1))
             return
         length = len(data)
         if length < 126 and not rsv1:
@@ -776,7 +787,7 @@ class Connection:
             # copied only to put 10 bytes in front of it (bench: 1 MiB echo).
             self._out += (frame_header(opcode, length, rsv1=rsv1), data)
         else:
-            self._out.append(serialize_frame(opcode, data, rsv1=rsv1))
+            self._out.append(build_frame(opcode, data, None, rsv1))
 
     def send_ping(self, data: bytes = b"") -> None:
         """Queue a PING (payload at most 125 bytes).
@@ -805,7 +816,7 @@ class Connection:
 
     def _send_frame(self, opcode: int, payload: bytes) -> None:
         mask = self._next_mask() if self._next_mask is not None else None
-        self._out.append(serialize_frame(opcode, payload, mask=mask))
+        self._out.append(build_frame(opcode, payload, mask, False))
 
     def send_close(self, code: int | None = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Start the closing handshake (RFC 6455 7.1.2); None sends no code.

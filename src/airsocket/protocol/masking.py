@@ -14,6 +14,7 @@ other than ``"0"`` before the import to force the pure-Python versions.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TypeAlias
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "apply_mask_into",
     "apply_mask_into_python",
     "apply_mask_python",
+    "frame",
+    "scan_frames",
 ]
 
 BytesLike: TypeAlias = bytes | bytearray | memoryview
@@ -173,3 +176,20 @@ if _speedups_allowed():
         # see connection.py, "_continue_frame", for the figure.
         PayloadBuffer = _CPayloadBuffer  # type: ignore[assignment]
         SPEEDUPS = True
+
+#: ``_speedups.scan_frames`` and ``_speedups.frame`` for connection.py's hot
+#: path when the C versions are on, else None (also for an extension built
+#: before they existed). Imported here, the one module allowed to import the
+#: extension (pyproject.toml, import-linter contracts).
+scan_frames: Callable[..., int] | None = None
+frame: Callable[[int, BytesLike, bytes | None, bool], bytes] | None = None
+
+if SPEEDUPS:
+    try:
+        from airsocket._speedups import frame as _c_frame
+        from airsocket._speedups import scan_frames as _c_scan_frames
+    except ImportError:
+        pass
+    else:
+        scan_frames = _c_scan_frames
+        frame = _c_frame
