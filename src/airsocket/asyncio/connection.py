@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
+from ..protocol.connection import Connection as CoreConnection
 from ..protocol.connection import State
 from ..protocol.exceptions import ConnectionClosedOK, InvalidState
 from ..protocol.frames import CloseCode
-from ..protocol.http import Request, Response
+from ..protocol.info import ConnectionInfo
 from .engine import Engine
 
 __all__ = ["Connection"]
@@ -19,7 +20,7 @@ __all__ = ["Connection"]
 Message = str | bytes
 
 
-class Connection:
+class Connection(ConnectionInfo):
     """A WebSocket connection with awaitable ``send``, ``recv``, ``ping``, ``close``.
 
     Made by :func:`airsocket.connect` (client) or handed to a
@@ -175,39 +176,17 @@ class Connection:
     # Properties
 
     @property
+    def _core(self) -> CoreConnection:
+        return self.engine.core
+
+    @property
+    def _ended(self) -> bool:
+        return self.engine.closed.done()
+
+    @property
     def latency(self) -> float:
         """Seconds of the last ping's round trip (keepalive included); 0 before any."""
         return self.engine.latency
-
-    @property
-    def state(self) -> State:
-        """CONNECTING, OPEN, CLOSING or CLOSED."""
-        return self.engine.core.state
-
-    @property
-    def subprotocol(self) -> str | None:
-        """The negotiated subprotocol, or None."""
-        return self.engine.core.subprotocol
-
-    @property
-    def request(self) -> Request | None:
-        """The upgrade request."""
-        return self.engine.core.request
-
-    @property
-    def response(self) -> Response | None:
-        """The upgrade response."""
-        return self.engine.core.response
-
-    @property
-    def close_code(self) -> int | None:
-        """The peer's close code once closed (1005 none given, 1006 none came)."""
-        return self.engine.core.close_code if self.engine.closed.done() else None
-
-    @property
-    def close_reason(self) -> str | None:
-        """The peer's close reason once closed."""
-        return self.engine.core.close_reason if self.engine.closed.done() else None
 
     @property
     def remote_address(self) -> Any:

@@ -6,16 +6,16 @@ import time
 from types import TracebackType
 from typing import Any
 
-from ..protocol.connection import State
+from ..protocol.connection import Connection as CoreConnection
 from ..protocol.exceptions import ArgumentError, ConnectionClosedOK
 from ..protocol.frames import CloseCode
-from ..protocol.http import Request, Response
+from ..protocol.info import ConnectionInfo
 from .engine import Engine, Message
 
 __all__ = ["Connection"]
 
 
-class Connection:
+class Connection(ConnectionInfo):
     """A WebSocket connection whose methods block; share it between threads freely.
 
     Made by :func:`airsocket.sync.connect` (client) or handed to a
@@ -126,34 +126,12 @@ class Connection:
         self.close()
 
     @property
-    def state(self) -> State:
-        """CONNECTING, OPEN, CLOSING or CLOSED."""
-        return self.engine.core.state
+    def _core(self) -> CoreConnection:
+        return self.engine.core
 
     @property
-    def subprotocol(self) -> str | None:
-        """The negotiated subprotocol, or None."""
-        return self.engine.core.subprotocol
-
-    @property
-    def request(self) -> Request | None:
-        """The upgrade request."""
-        return self.engine.core.request
-
-    @property
-    def response(self) -> Response | None:
-        """The upgrade response."""
-        return self.engine.core.response
-
-    @property
-    def close_code(self) -> int | None:
-        """The peer's close code once closed (1005: its frame had none; 1006: none came)."""
-        return self.engine.core.close_code if self.engine.done else None
-
-    @property
-    def close_reason(self) -> str | None:
-        """The peer's close reason once closed."""
-        return self.engine.core.close_reason if self.engine.done else None
+    def _ended(self) -> bool:
+        return self.engine.done
 
     @property
     def latency(self) -> float:
