@@ -28,7 +28,6 @@ from ..protocol.exceptions import (
 from .events import ErrorEvent, IOErrorEvent, SecurityErrorEvent
 
 __all__ = [
-    "Silent",
     "adopt",
     "check_opcode",
     "close_code",
@@ -172,29 +171,6 @@ def wanted_protocols(value: object) -> str | list[str] | None:
         if all(isinstance(name, str) and name for name in names):
             return names
     raise ArgumentError(f"protocol must be a name or a list of names, not {value!r}")
-
-
-class Silent:
-    """The engine's listener after a local close: AIR dispatches nothing more."""
-
-    def on_open(self) -> None:
-        """Ignore."""
-
-    def on_message(self, data: str | bytes) -> None:
-        """Ignore."""
-
-    def on_ping(self, data: bytes) -> None:
-        """Ignore."""
-
-    def on_pong(self, data: bytes) -> None:
-        """Ignore."""
-
-    def backlog(self) -> int:
-        """Nothing is held."""
-        return 0
-
-    def on_close(self, error: BaseException | None) -> None:
-        """Ignore."""
 
 
 _SENDABLE = (Opcode.TEXT, Opcode.BINARY, Opcode.PING, Opcode.PONG)

@@ -16,6 +16,7 @@ from typing import Any
 from ..asyncio.engine import (
     CloseCode,
     Engine,
+    NullListener,
     Opcode,
     State,
     client_engine,
@@ -321,7 +322,7 @@ class WebSocket(EventDispatcher):
         if engine is None or not self._busy:
             return
         self._busy = False
-        engine.listener = _support.Silent()  # AIR: a local close dispatches no close event
+        engine.listener = NullListener()  # AIR: a local close dispatches no close event
         if engine.transport is None:  # still connecting TCP or TLS: give up
             self._abandoned = engine
             if self._task is not None:

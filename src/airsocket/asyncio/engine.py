@@ -45,6 +45,7 @@ __all__ = [
     "CloseCode",
     "Engine",
     "Listener",
+    "NullListener",
     "Opcode",
     "State",
     "client_engine",
@@ -100,7 +101,7 @@ class Engine(asyncio.Protocol):
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         self.core = core
-        self.listener: Listener = listener if listener is not None else _NullListener()
+        self.listener: Listener = listener if listener is not None else NullListener()
         self.loop = loop
         self.options = core.options
         self.transport: asyncio.Transport | None = None
@@ -504,8 +505,8 @@ def server_engine(options: Options, loop: asyncio.AbstractEventLoop) -> Engine:
     return Engine(Connection(Role.SERVER, options), None, loop)
 
 
-class _NullListener:
-    """Stands in until the real listener is attached."""
+class NullListener:
+    """Ignores everything: stands in until the real listener is attached, or after it left."""
 
     def on_open(self) -> None:
         """Ignore."""
