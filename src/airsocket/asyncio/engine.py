@@ -421,7 +421,7 @@ class Engine(asyncio.Protocol):
         transport = self.transport
         if transport is None or not out:
             return
-        if len(out) == 1 and out[0]:
+        if len(out) == 1 and 0 < len(out[0]) <= _JOIN_LIMIT:
             transport.write(out[0])
         else:
             end = END_OF_STREAM in out
@@ -430,7 +430,10 @@ class Engine(asyncio.Protocol):
                 transport.write(b"".join(chunks))
             else:
                 for chunk in chunks:
-                    transport.write(chunk)
+                    # A view: what the socket does not take at once is copied
+                    # into the transport's buffer once, not sliced first (the
+                    # selector transport's data[n:] copies bytes, not views).
+                    transport.write(memoryview(chunk) if len(chunk) > _JOIN_LIMIT else chunk)
             if end:
                 self._end_stream(transport)
         if self._close_timer is None and self.core.state >= State.CLOSING:
