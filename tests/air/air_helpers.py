@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
-import gc
 import hashlib
 import socket
 import ssl
@@ -26,6 +25,7 @@ import trustme
 
 import airsocket
 from airsocket import WebSocket
+from loop_support import run_bounded
 
 T = TypeVar("T")
 
@@ -51,26 +51,8 @@ WS_EVENTS = (
 def run(
     coro: Coroutine[Any, Any, T], timeout: float = RUN_TIMEOUT, ignore: tuple[str, ...] = ()
 ) -> T:
-    """Run ``coro`` in a debug event loop; fail on loop errors or a timeout.
-
-    ``ignore`` lists loop error messages a test expects.
-    """
-    errors: list[dict[str, Any]] = []
-
-    def collect(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if context.get("message") not in ignore:
-            errors.append(context)
-
-    async def bounded() -> T:
-        asyncio.get_running_loop().set_exception_handler(collect)
-        try:
-            return await asyncio.wait_for(coro, timeout)
-        finally:
-            gc.collect()  # report unretrieved task exceptions while the loop lives
-
-    result = asyncio.run(bounded(), debug=True)
-    assert not errors, f"the event loop reported errors: {errors!r}"
-    return result
+    """Run ``coro`` in a debug event loop; fail on loop errors or a timeout."""
+    return run_bounded(coro, timeout, ignore)
 
 
 async def step(awaitable: Awaitable[T]) -> T:

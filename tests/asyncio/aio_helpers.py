@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import gc
 import hashlib
 import socket
 import ssl
@@ -26,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import airsocket
+from loop_support import run_bounded as run_in_debug_loop
 
 T = TypeVar("T")
 
@@ -42,29 +42,8 @@ KEY = base64.b64encode(b"0123456789abcdef").decode()
 def run_bounded(
     coro: Coroutine[Any, Any, T], timeout: float = RUN_TIMEOUT, ignore: tuple[str, ...] = ()
 ) -> T:
-    """Run ``coro`` in a debug event loop; fail on loop errors or a timeout.
-
-    ``ignore`` lists loop error messages a test expects (asyncio itself
-    reports, for example, a TLS handshake that an incoming client aborted).
-    """
-    errors: list[dict[str, Any]] = []
-
-    def collect(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if context.get("message") not in ignore:
-            errors.append(context)
-
-    async def bounded() -> T:
-        asyncio.get_running_loop().set_exception_handler(collect)
-        try:
-            return await asyncio.wait_for(coro, timeout)
-        finally:
-            # Collect now, while the loop is alive, so that a future whose
-            # exception was never retrieved is reported to our handler.
-            gc.collect()
-
-    result = asyncio.run(bounded(), debug=True)
-    assert not errors, f"the event loop reported errors: {errors!r}"
-    return result
+    """Run ``coro`` in a debug event loop; fail on loop errors or a timeout."""
+    return run_in_debug_loop(coro, timeout, ignore)
 
 
 async def step(awaitable: Awaitable[T]) -> T:

@@ -13,18 +13,17 @@ from __future__ import annotations
 import asyncio
 import bisect
 import inspect
-import logging
 import weakref
 from collections.abc import Callable
 from typing import Any
 
+from ..logs import logger
 from ..protocol.exceptions import ArgumentError
 from . import runtime
 from .events import Event
 
 __all__ = ["EventDispatcher", "Listener"]
 
-logger = logging.getLogger("airsocket")
 
 #: A listener: ``f(event)``, or ``async def f(event)`` (run as a task).
 Listener = Callable[[Any], Any]

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import logging
 import os
 import socket
 import ssl as ssl_module
 from typing import Any
 
+from ..logs import logger
 from ..protocol.exceptions import ArgumentError, InvalidState
 from . import _support, runtime
 from .dispatcher import EventDispatcher
@@ -22,7 +22,6 @@ from .events import ServerSocketConnectEvent
 
 __all__ = ["ServerSocket"]
 
-logger = logging.getLogger("airsocket")
 
 #: Accepts handled per readiness callback, so that a flood of connections on
 #: one listener cannot keep the loop from serving the others.

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
 from typing import Any
 
+from ..logs import logger
 from ..protocol.connection import Connection as CoreConnection
 from ..protocol.connection import Role
 from ..protocol.exceptions import ConnectionClosed
@@ -20,7 +20,6 @@ from .engine import Engine
 
 __all__ = ["Server", "serve"]
 
-logger = logging.getLogger("airsocket")
 
 Handler = Callable[[Connection], Awaitable[Any]]
 

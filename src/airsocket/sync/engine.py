@@ -21,10 +21,10 @@ answering) while another thread waits for the peer.
 from __future__ import annotations
 
 import collections
-import logging
 import threading
 import time
 
+from ..logs import logger
 from ..protocol.connection import Connection as CoreConnection
 from ..protocol.connection import State
 from ..protocol.events import BinaryMessage, ConnectionFailed, Event, Pong, TextMessage
@@ -34,7 +34,6 @@ from .transport import Output, Transport, remaining
 
 __all__ = ["Engine", "Message"]
 
-logger = logging.getLogger("airsocket")
 
 Message = str | bytes
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import selectors
 import socket
 import ssl as ssl_module
@@ -12,7 +11,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
-from ..logs import log_handshake_failure
+from ..logs import log_handshake_failure, logger
 from ..protocol.connection import Connection as CoreConnection
 from ..protocol.connection import Role, State
 from ..protocol.events import Event, HandshakeFailed
@@ -26,7 +25,6 @@ from .transport import Transport
 
 __all__ = ["Server", "serve"]
 
-logger = logging.getLogger("airsocket")
 
 Handler = Callable[[Connection], Any]
 
