@@ -287,6 +287,67 @@ class TestWrites:
 
         run(main())
 
+    def test_first_send_of_an_iteration_leaves_at_once_the_rest_at_its_end(self, run):
+        async def main():
+            served = []
+            async with (
+                airsocket.serve(keeper(served), "127.0.0.1", 0, compression=None) as server,
+                airsocket.connect(ws_url(server), compression=None) as ws,
+            ):
+                engine = (await served_connection(served)).engine
+                log = WireLog(engine)
+                engine.send("a")
+                assert log.writes == [frame(1, b"a", mask=None)]  # no added latency
+                for text in "bcd":
+                    engine.send(text)
+                assert len(log.writes) == 1  # the application has not yielded yet
+                await asyncio.sleep(0)
+                joined = b"".join(frame(1, t, mask=None) for t in (b"b", b"c", b"d"))
+                assert log.writes[1:] == [joined]
+                await asyncio.sleep(0)
+                engine.send("e")  # a new iteration: at once again
+                assert log.writes[2:] == [frame(1, b"e", mask=None)]
+                assert [await ws.recv() for _ in range(5)] == list("abcde")
+
+        run(main())
+
+    def test_sends_held_for_the_iteration_are_written_past_64_kib(self, run):
+        async def main():
+            served = []
+            async with (
+                airsocket.serve(keeper(served), "127.0.0.1", 0, compression=None) as server,
+                airsocket.connect(ws_url(server), compression=None) as ws,
+            ):
+                engine = (await served_connection(served)).engine
+                log = WireLog(engine)
+                chunk = b"x" * 1000
+                engine.send(chunk)
+                for _ in range(100):
+                    engine.send(chunk)
+                # never more than 64 KiB held back, so backpressure sees the rest
+                held = 101 * len(frame(2, chunk, mask=None)) - sum(map(len, log.writes))
+                assert 0 <= held <= 64 * 1024 + len(frame(2, chunk, mask=None))
+                assert len(log.writes) >= 2
+                assert [await ws.recv() for _ in range(101)] == [chunk] * 101
+
+        run(main())
+
+    def test_recv_writes_held_sends_before_it_waits(self, run):
+        async def main():
+            async with (
+                airsocket.serve(echo, "127.0.0.1", 0, compression=None) as server,
+                airsocket.connect(ws_url(server), compression=None) as ws,
+            ):
+                log = WireLog(ws.engine)
+                for i in range(256):  # the client's burst: 2 writes, not 256
+                    await ws.send(bytes([i % 256]) * 64)
+                assert len(log.writes) == 1
+                for i in range(256):
+                    assert await ws.recv() == bytes([i % 256]) * 64
+                assert len(log.writes) == 2
+
+        run(main())
+
     def test_listener_sends_during_dispatch_are_coalesced(self, run):
         class EchoListener:
             def __init__(self, engine):
