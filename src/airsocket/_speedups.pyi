@@ -48,8 +48,10 @@ def scan_frames(
 
     Simple: whole in ``buf``, FIN set, RSV1-3 clear, opcode 1 or 2, the mask
     bit equal to ``expect_mask``, at most ``max_size`` bytes of payload and,
-    for text, valid UTF-8. Appends ``text_cls(str)`` or ``binary_cls(bytes)``
-    to ``events`` for each; stops before the first other frame.
+    for text, valid UTF-8. Appends an event to ``events`` for each: for a
+    class, an instance whose ``data`` attribute is set without calling
+    ``__init__``; for another callable, ``text_cls(str)`` or
+    ``binary_cls(bytes)``. Stops before the first other frame.
     """
 
 def frame(

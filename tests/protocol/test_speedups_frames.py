@@ -407,6 +407,31 @@ def test_scan_calls_the_classes_given() -> None:
     assert calls == [("text", "hi"), ("binary", b"yo")]
 
 
+def test_scan_builds_class_events_without_calling_init() -> None:
+    class Tracked:
+        __slots__ = ("data",)
+        inits = 0
+
+        def __init__(self, data: object) -> None:
+            Tracked.inits += 1
+            self.data = data
+
+    buf = wire_frame(1, b"hi", mask=MASK) + wire_frame(2, b"yo", mask=MASK)
+    events: list[Tracked] = []
+    assert speedups.scan_frames(buf, 0, True, BIG, events, Tracked, Tracked) == len(buf)
+    assert [(type(e), e.data) for e in events] == [(Tracked, "hi"), (Tracked, b"yo")]
+    assert Tracked.inits == 0
+
+
+def test_scan_propagates_a_class_without_a_data_slot() -> None:
+    class NoData:
+        __slots__ = ()
+
+    buf = wire_frame(2, b"yo", mask=MASK)
+    with pytest.raises(AttributeError):
+        speedups.scan_frames(buf, 0, True, BIG, [], NoData, NoData)
+
+
 def test_scan_propagates_errors_of_the_classes() -> None:
     def boom(value: object) -> object:
         raise RuntimeError("boom")

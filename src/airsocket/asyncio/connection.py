@@ -44,8 +44,9 @@ class Connection(ConnectionInfo):
     def on_message(self, data: Message) -> None:
         """Queue a message for ``recv``; pause reading when ``max_queue`` is reached."""
         messages = self._messages
+        if not messages:
+            self.engine.core.hold_input = True
         messages.append(data)
-        self.engine.core.hold_input = True
         if self._waiter is not None:
             self._wake()
         if len(messages) == self._max_queue:  # crossing the limit, not every message past it
