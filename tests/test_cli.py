@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import pytest
 
 import airsocket
-from airsocket import cli
+from airsocket import _serving, cli
 
 T = TypeVar("T")
 #: Bound of one wait; only a hang reaches it.
@@ -86,6 +86,36 @@ async def first_line(proc: Any) -> str:
     return line.decode()
 
 
+async def interrupt(proc: Any, ws: airsocket.Connection) -> None:
+    """Ctrl-C a served ``airsocket serve``: it must close ``ws`` with 1001
+    (going away) and exit with status 0, without a traceback."""
+    proc.send_signal(signal.SIGINT)
+    with pytest.raises(airsocket.ConnectionClosedOK) as info:
+        await step(ws.recv())
+    assert info.value.code == 1001
+    _, err = await step(proc.communicate())
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in err
+
+
+async def printed(capsys: pytest.CaptureFixture[str], pattern: re.Pattern[str]) -> re.Match[str]:
+    """Wait until this process printed a line matching ``pattern`` (bounded)."""
+    out = ""
+    while (match := pattern.search(out)) is None:
+        await step(asyncio.sleep(0.01))
+        out += capsys.readouterr().out
+    return match
+
+
+async def cancel_serving(serving: asyncio.Future[None], ws: airsocket.Connection) -> None:
+    """Cancel an in-process server: ``ws`` must see a normal close, ``serving`` end cancelled."""
+    serving.cancel()
+    with pytest.raises(airsocket.ConnectionClosedOK):
+        await step(ws.recv())
+    with pytest.raises(asyncio.CancelledError):
+        await serving
+
+
 # ----------------------------------------------------------------------
 # --help
 
@@ -94,7 +124,7 @@ async def first_line(proc: Any) -> str:
     ("args", "expected"),
     [
         ((), ["serve", "connect", "--verbose"]),
-        (("serve",), ["--host", "--port", "--no-compression"]),
+        (("serve",), ["--host", "--port", "--no-compression", "--chat"]),
         (("connect",), ["url"]),
     ],
 )
@@ -153,14 +183,7 @@ def test_serve_echoes_then_stops_on_sigint():
                 assert await step(ws.recv()) == "hello"
                 await ws.send(b"\x00\x01")
                 assert await step(ws.recv()) == b"\x00\x01"
-                proc.send_signal(signal.SIGINT)
-                # Ctrl-C closes open connections with 1001 (going away).
-                with pytest.raises(airsocket.ConnectionClosedOK) as info:
-                    await step(ws.recv())
-                assert info.value.code == 1001
-            _, err = await step(proc.communicate())
-            assert proc.returncode == 0, err
-            assert b"Traceback" not in err
+                await interrupt(proc, ws)
 
     run(main())
 
@@ -343,26 +366,18 @@ def reader_threads() -> list[threading.Thread]:
 def test_run_server_in_process(capsys):
     async def main():
         serving = asyncio.ensure_future(cli.run_server("127.0.0.1", 0, "deflate"))
-        printed = ""
-        while not URL_LINE.search(printed):
-            await step(asyncio.sleep(0.01))
-            printed += capsys.readouterr().out
-        url = URL_LINE.search(printed).group(1)
+        url = (await printed(capsys, URL_LINE)).group(1)
         async with airsocket.connect(url) as ws:
             await ws.send("in process")
             assert await step(ws.recv()) == "in process"
-            serving.cancel()
-            with pytest.raises(airsocket.ConnectionClosedOK):
-                await step(ws.recv())
-        with pytest.raises(asyncio.CancelledError):
-            await serving
+            await cancel_serving(serving, ws)
 
     run(main())
 
 
 def test_address_formats_ipv6():
-    assert cli._address(("::1", 8765, 0, 0)) == "[::1]:8765"
-    assert cli._address(("127.0.0.1", 8765)) == "127.0.0.1:8765"
+    assert _serving.address(("::1", 8765, 0, 0)) == "[::1]:8765"
+    assert _serving.address(("127.0.0.1", 8765)) == "127.0.0.1:8765"
 
 
 def test_main_serve_passes_options_and_exits_cleanly_on_ctrl_c(monkeypatch):

@@ -54,6 +54,7 @@ MODULES = [
     "airsocket.sync",
     "airsocket.tls",
     "airsocket.logs",
+    "airsocket.chat",
 ]
 
 

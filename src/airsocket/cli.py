@@ -1,4 +1,4 @@
-"""The command line: ``airsocket serve`` and ``airsocket connect URL``."""
+"""The command line: ``airsocket serve [--chat]`` and ``airsocket connect URL``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .asyncio import Connection, connect, serve
+from ._serving import serve_and_announce
+from .asyncio import Connection, connect
+from .chat import run_chat_server
 from .protocol.exceptions import ConnectionClosed, ConnectionClosedError
 
 __all__ = ["main"]
@@ -25,15 +27,7 @@ async def echo(connection: Connection) -> None:
 
 async def run_server(host: str, port: int, compression: str | None) -> None:
     """Serve the echo handler until cancelled."""
-    async with serve(echo, host, port, compression=compression) as server:
-        for sock in server.sockets:
-            print(f"airsocket: echo server on ws://{_address(sock.getsockname())}/", flush=True)
-        await server.serve_forever()
-
-
-def _address(name: tuple[str, int]) -> str:
-    host, port = name[0], name[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    await serve_and_announce(echo, host, port, "echo server", "ws", compression=compression)
 
 
 async def run_client(url: str) -> int:
@@ -99,7 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="airsocket", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", required=True)
-    server = commands.add_parser("serve", help="run an echo server")
+    about = "run an echo server, or with --chat a chat room with its browser page"
+    server = commands.add_parser("serve", help=about, description=about)
+    server.add_argument(
+        "--chat",
+        action="store_true",
+        help="serve a chat room instead: a page at http://HOST:PORT/, WebSocket on the same port",
+    )
     server.add_argument("--host", default="127.0.0.1", help="address to listen on")
     server.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
     server.add_argument(
@@ -112,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         if args.command == "serve":
             compression = None if args.no_compression else "deflate"
-            asyncio.run(run_server(args.host, args.port, compression))
+            run = run_chat_server if args.chat else run_server
+            asyncio.run(run(args.host, args.port, compression))
         else:
             return asyncio.run(run_client(args.url))
     return 0
