@@ -246,11 +246,18 @@ error:
  * the bytes object that becomes the message. The object is never visible
  * to Python before take(), so writing into it breaks no one's view of an
  * immutable bytes.
+ *
+ * The buffer protocol exports the payload, writable, so that a transport
+ * reads straight into it (recv_into) and unmask() then works in place:
+ * no read lands in a temporary at all. take() hands over a copy if a view
+ * is still held, so a bytes object given away is never written again.
  */
 
 typedef struct {
     PyObject_HEAD
-    PyObject *bytes; /* the message under construction; NULL after take() */
+    PyObject *bytes;      /* the message under construction */
+    Py_ssize_t exports;   /* views of it still held */
+    int taken;            /* take() was called: no more writes */
 } PayloadBuffer;
 
 static PyObject *
@@ -307,7 +314,7 @@ PayloadBuffer_write(PayloadBuffer *self, PyObject *const *args, Py_ssize_t nargs
         PyErr_SetString(PyExc_TypeError, "write() takes 2 or 3 arguments");
         return NULL;
     }
-    if (self->bytes == NULL) {
+    if (self->taken) {
         PyErr_SetString(PyExc_ValueError, "the payload was already taken");
         return NULL;
     }
@@ -338,27 +345,121 @@ PayloadBuffer_write(PayloadBuffer *self, PyObject *const *args, Py_ssize_t nargs
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(PayloadBuffer_unmask_doc,
+"unmask(offset, length, mask, /)\n"
+"--\n"
+"\n"
+"XOR payload[offset:offset + length] in place with the 4-byte mask\n"
+"(mask[0] applies to payload[offset]), after a read straight into it.\n"
+"Raises ValueError when the range is not inside the payload.");
+
+static PyObject *
+PayloadBuffer_unmask(PayloadBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset, length;
+    unsigned char key[4];
+    unsigned char *at;
+
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "unmask() takes exactly 3 arguments");
+        return NULL;
+    }
+    if (self->taken) {
+        PyErr_SetString(PyExc_ValueError, "the payload was already taken");
+        return NULL;
+    }
+    offset = PyNumber_AsSsize_t(args[0], PyExc_OverflowError);
+    if (offset == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    length = PyNumber_AsSsize_t(args[1], PyExc_OverflowError);
+    if (length == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (get_key(args[2], key) < 0) {
+        return NULL;
+    }
+    if (offset < 0 || length < 0 || offset > PyBytes_GET_SIZE(self->bytes)
+        || length > PyBytes_GET_SIZE(self->bytes) - offset) {
+        PyErr_SetString(PyExc_ValueError, "unmask past the end of the payload");
+        return NULL;
+    }
+    at = (unsigned char *)PyBytes_AS_STRING(self->bytes) + offset;
+    mask_maybe_nogil(at, at, length, key);
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(PayloadBuffer_take_doc,
 "take()\n"
 "--\n"
 "\n"
-"Return the bytes object and let go of it; write() fails afterwards.");
+"Return the payload as bytes; write() and unmask() fail afterwards.\n"
+"It is the very object that was filled, or a copy while a view of it is\n"
+"still held.");
 
 static PyObject *
 PayloadBuffer_take(PayloadBuffer *self, PyObject *Py_UNUSED(ignored))
 {
     PyObject *result = self->bytes;
-    if (result == NULL) {
+    if (self->taken) {
         PyErr_SetString(PyExc_ValueError, "the payload was already taken");
         return NULL;
     }
+    if (self->exports > 0) {
+        /* Someone may still write through a view: hand over a copy. */
+        result = PyBytes_FromStringAndSize(PyBytes_AS_STRING(result),
+                                           PyBytes_GET_SIZE(result));
+        if (result == NULL) {
+            return NULL;
+        }
+        self->taken = 1;
+        return result;
+    }
+    self->taken = 1;
     self->bytes = NULL;
     return result;
+}
+
+PyDoc_STRVAR(PayloadBuffer_view_doc,
+"view()\n"
+"--\n"
+"\n"
+"Return a writable memoryview of the whole payload, to read into.");
+
+static PyObject *
+PayloadBuffer_view(PayloadBuffer *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyMemoryView_FromObject((PyObject *)self);
+}
+
+static int
+PayloadBuffer_getbuffer(PayloadBuffer *self, Py_buffer *view, int flags)
+{
+    if (self->taken) {
+        PyErr_SetString(PyExc_BufferError, "the payload was already taken");
+        view->obj = NULL;
+        return -1;
+    }
+    if (PyBuffer_FillInfo(view, (PyObject *)self, PyBytes_AS_STRING(self->bytes),
+                          PyBytes_GET_SIZE(self->bytes), 0, flags) < 0) {
+        return -1;
+    }
+    self->exports++;
+    return 0;
+}
+
+static void
+PayloadBuffer_releasebuffer(PayloadBuffer *self, Py_buffer *Py_UNUSED(view))
+{
+    self->exports--;
 }
 
 static PyMethodDef PayloadBuffer_methods[] = {
     {"write", (PyCFunction)(void (*)(void))PayloadBuffer_write, METH_FASTCALL,
      PayloadBuffer_write_doc},
+    {"unmask", (PyCFunction)(void (*)(void))PayloadBuffer_unmask, METH_FASTCALL,
+     PayloadBuffer_unmask_doc},
+    {"view", (PyCFunction)PayloadBuffer_view, METH_NOARGS, PayloadBuffer_view_doc},
     {"take", (PyCFunction)PayloadBuffer_take, METH_NOARGS, PayloadBuffer_take_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -367,13 +468,16 @@ PyDoc_STRVAR(PayloadBuffer_doc,
 "PayloadBuffer(size)\n"
 "--\n"
 "\n"
-"A payload of known size, filled by write() and handed over by take().");
+"A payload of known size, filled by write() (or read into through the\n"
+"buffer protocol, then unmask()) and handed over by take().");
 
 static PyType_Slot PayloadBuffer_slots[] = {
     {Py_tp_new, PayloadBuffer_new},
     {Py_tp_dealloc, PayloadBuffer_dealloc},
     {Py_tp_methods, PayloadBuffer_methods},
     {Py_tp_doc, (void *)PayloadBuffer_doc},
+    {Py_bf_getbuffer, PayloadBuffer_getbuffer},
+    {Py_bf_releasebuffer, PayloadBuffer_releasebuffer},
     {0, NULL},
 };
 

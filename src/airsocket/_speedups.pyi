@@ -31,8 +31,14 @@ class PayloadBuffer:
     ) -> None:
         """Copy ``data`` to ``offset``, XORed with ``mask`` when one is given."""
 
+    def view(self) -> memoryview:
+        """Return a writable view of the whole payload, to read into."""
+
+    def unmask(self, offset: int, length: int, mask: bytes, /) -> None:
+        """XOR ``length`` bytes from ``offset`` in place with ``mask``."""
+
     def take(self) -> bytes:
-        """Return the bytes object and let go of it."""
+        """Return the payload (a copy while a view of it is still held)."""
 
 def scan_frames(
     buf: bytes,

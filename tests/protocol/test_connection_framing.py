@@ -656,3 +656,64 @@ class TestRFC6455Section10_4SizeLimits:
         assert conn.receive_data(apply_mask(b"abc", MASK) if role is Role.SERVER else b"abc") == []
         assert conn.receive_eof() == []
         assert conn.state is State.CLOSED
+
+
+class TestReadingStraightIntoTheMessage:
+    """receive_buffer() / receive_into(): a large payload read in place."""
+
+    @ROLES
+    @pytest.mark.parametrize("first", [1, 2, 5])  # payload bytes that came with the header
+    def test_reads_into_the_view_then_the_last_byte_completes(
+        self, role: Role, first: int, payload_buffer: str
+    ) -> None:
+        payload = bytes(range(256)) * 40 + b"end"
+        wire = frame_to(role, 0x2, payload)
+        start = len(wire) - len(payload)
+        conn = opened(role)
+        assert conn.receive_data(wire[: start + first]) == []
+        at = start + first
+        reads = 0
+        while (view := conn.receive_buffer()) is not None:
+            size = min(len(view), 1001)  # reads of odd sizes: the mask turns
+            view[:size] = wire[at : at + size]
+            view.release()
+            conn.receive_into(size)
+            at += size
+            reads += 1
+        if payload_buffer == "parts":
+            assert reads == 0  # the pure build keeps its list of parts
+        else:
+            assert reads > 0 and at == len(wire) - 1  # one byte short of the end
+        assert conn.receive_data(wire[at:]) == [BinaryMessage(payload)]
+        assert conn.receive_buffer() is None
+
+    @ROLES
+    def test_no_view_between_frames_for_text_or_after_a_failure(
+        self, role: Role, payload_buffer: str
+    ) -> None:
+        conn = opened(role)
+        assert conn.receive_buffer() is None
+        text = frame_to(role, 0x1, b"x" * 1000)
+        conn.receive_data(text[:100])
+        assert conn.receive_buffer() is None  # text is validated as it comes
+        conn = opened(role)
+        conn.receive_data(frame_to(role, 0x2, b"x" * 1000)[:50])
+        conn.receive_eof()
+        assert conn.state is State.CLOSED
+        assert conn.receive_buffer() is None
+        conn = opened(role)
+        conn.receive_data(frame_to(role, 0x2, b"x" * 1000)[:50])
+        conn.fail(1011, "going away")
+        assert conn.receive_buffer() is None  # what follows our close is discarded
+
+    @ROLES
+    def test_receive_into_without_room_is_refused(self, role: Role, payload_buffer: str) -> None:
+        conn = opened(role)
+        with pytest.raises(ValueError, match="receive_buffer"):
+            conn.receive_into(1)
+        wire = frame_to(role, 0x2, b"y" * 500)
+        conn.receive_data(wire[:-400])
+        if payload_buffer != "parts":
+            with pytest.raises(ValueError, match="receive_buffer"):
+                conn.receive_into(400)  # the last byte must come through receive_data
+        assert conn.receive_data(wire[-400:]) == [BinaryMessage(b"y" * 500)]

@@ -454,6 +454,47 @@ class Connection:
             self._fail(error, events)
         return events
 
+    def receive_buffer(self) -> memoryview | None:
+        """Where the rest of a large binary frame may be read into, or None.
+
+        While a binary message of known size arrives over several reads
+        (the C build), the transport may read straight into the message's
+        own bytes: write at most ``len(view)`` bytes at the start of the
+        view, then call :meth:`receive_into` instead of :meth:`receive_data`.
+        None: read as usual. Reading a megabyte into its message instead of
+        into a temporary saves a copy and an allocation per read (bench
+        "large1m").
+
+        The view stops one byte short of the frame's end, so the read that
+        completes the message goes through :meth:`receive_data`: the message
+        is handed over once no view of it is held (an event loop may hold
+        the buffer until after it reported the read).
+        """
+        payload = self._payload
+        left = self._frame_left
+        if payload is None or left < 2 or self._tail or self._discard or self.input_pending:
+            return None
+        offset = self._frame_offset
+        with payload.view() as view:
+            return view[offset : offset + left - 1]
+
+    def receive_into(self, size: int) -> None:
+        """``size`` bytes were read into the view from :meth:`receive_buffer`.
+
+        Raises:
+            ValueError: no such view is open, or ``size`` is out of its range.
+        """
+        payload = self._payload
+        if payload is None or not 0 < size < self._frame_left:
+            raise ValueError("receive_into() without the room from receive_buffer()")
+        offset = self._frame_offset
+        mask = self._frame_mask
+        if mask is not None:
+            turn = offset & 3
+            payload.unmask(offset, size, mask[turn:] + mask[:turn])
+        self._frame_offset = offset + size
+        self._frame_left -= size
+
     @property
     def input_pending(self) -> bool:
         """Whether a violation or the peer's close frame waits behind events.

@@ -137,6 +137,30 @@ class PayloadBufferPython:
         else:
             apply_mask_into(data, mask, buffer, offset)
 
+    def view(self) -> memoryview:
+        """Return a writable view of the whole payload, to read into.
+
+        Raises:
+            ValueError: the payload was already taken.
+        """
+        if self._buffer is None:
+            raise ValueError("the payload was already taken")
+        return memoryview(self._buffer)
+
+    def unmask(self, offset: int, length: int, mask: bytes, /) -> None:
+        """XOR ``length`` bytes from ``offset`` in place with ``mask``.
+
+        Raises:
+            ValueError: the range is not inside the payload, or it was taken.
+        """
+        buffer = self._buffer
+        if buffer is None:
+            raise ValueError("the payload was already taken")
+        if offset < 0 or length < 0 or offset + length > len(buffer):
+            raise ValueError("unmask past the end of the payload")
+        with memoryview(buffer) as view:
+            apply_mask_into(view[offset : offset + length], mask, buffer, offset)
+
     def take(self) -> bytes:
         """Return the payload as bytes and let go of it.
 

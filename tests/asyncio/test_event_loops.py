@@ -1,0 +1,111 @@
+"""The engine's read paths on asyncio's own loop and on uvloop.
+
+Reads go into a buffer shared by the thread's connections, or straight
+into a large message as it arrives (``get_buffer``/``buffer_updated``);
+uvloop still holds the buffer while it reports a read, asyncio does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+from aio_helpers import echo, ws_url
+
+import airsocket
+from airsocket.protocol import masking
+
+SIZES = [0, 125, 126, 70_000, 1 << 20, 3 * (1 << 20) + 1]
+
+
+def loop_factories() -> list[Any]:
+    factories: list[Any] = [pytest.param(asyncio.new_event_loop, id="asyncio")]
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a test requirement
+        pass
+    else:
+        factories.append(pytest.param(uvloop.new_event_loop, id="uvloop"))
+    return factories
+
+
+@pytest.fixture(params=loop_factories())
+def run_on(request: pytest.FixtureRequest) -> Callable[[Coroutine[Any, Any, Any]], Any]:
+    def run(coro: Coroutine[Any, Any, Any]) -> Any:
+        with asyncio.Runner(loop_factory=request.param) as runner:
+            return runner.run(asyncio.wait_for(coro, 60))
+
+    return run
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+def test_echo_of_every_size_both_ways(
+    run_on: Callable[[Coroutine[Any, Any, Any]], Any], compression: str | None
+) -> None:
+    async def main() -> None:
+        options = {"compression": compression, "max_message_size": 4 << 20}
+        async with (
+            airsocket.serve(echo, "127.0.0.1", 0, **options) as server,
+            airsocket.connect(ws_url(server), **options) as ws,
+        ):
+            for size in SIZES:
+                data = os.urandom(size)
+                await ws.send(data)
+                assert await ws.recv() == data
+                text = "é" * (size // 2)
+                await ws.send(text)
+                assert await ws.recv() == text
+
+    run_on(main())
+
+
+def test_back_to_back_large_messages_and_small_ones_between(
+    run_on: Callable[[Coroutine[Any, Any, Any]], Any],
+) -> None:
+    # A read that ends one large message and starts the next, with small
+    # messages in between: each message is whole and in order.
+    async def main() -> None:
+        async with (
+            airsocket.serve(echo, "127.0.0.1", 0, compression=None) as server,
+            airsocket.connect(ws_url(server), compression=None) as ws,
+        ):
+            messages = [os.urandom(300_000 + i) if i % 2 else bytes([i]) for i in range(12)]
+            for message in messages:
+                await ws.send(message)
+            for message in messages:
+                assert await ws.recv() == message
+
+    run_on(main())
+
+
+def test_the_accelerated_build_reads_large_messages_in_place(
+    run_on: Callable[[Coroutine[Any, Any, Any]], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not masking.SPEEDUPS:
+        pytest.skip("reading in place needs the C PayloadBuffer")
+    from airsocket.protocol.connection import Connection
+
+    reads: list[int] = []
+    original = Connection.receive_into
+
+    def counted(self: Connection, size: int) -> None:
+        reads.append(size)
+        original(self, size)
+
+    monkeypatch.setattr(Connection, "receive_into", counted)
+
+    async def main() -> None:
+        async with (
+            airsocket.serve(echo, "127.0.0.1", 0, compression=None) as server,
+            airsocket.connect(ws_url(server), compression=None) as ws,
+        ):
+            data = os.urandom(1 << 20)
+            await ws.send(data)
+            assert await ws.recv() == data
+
+    run_on(main())
+    # both ends read most of the megabyte in place (server: masked, client: not)
+    assert sum(reads) > 1 << 20
