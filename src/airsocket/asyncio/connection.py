@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any
 
@@ -28,9 +28,10 @@ class Connection(ConnectionInfo):
     messages until the peer closes normally.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, opened: Callable[[Connection], None] | None = None) -> None:
         self.engine = engine
         engine.listener = self
+        self._opened = opened
         self._messages: collections.deque[Message] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self._max_queue = engine.options.max_queue
@@ -39,7 +40,9 @@ class Connection(ConnectionInfo):
     # What the engine reports
 
     def on_open(self) -> None:
-        """The handshake succeeded."""
+        """The handshake succeeded: tell whoever made us (the server starts its handler)."""
+        if self._opened is not None:
+            self._opened(self)
 
     def on_message(self, data: Message) -> None:
         """Queue a message for ``recv``; pause reading when ``max_queue`` is reached."""

@@ -72,10 +72,14 @@ class Headers:
             control character (CR, LF, NUL...) or a character beyond U+00FF.
     """
 
-    __slots__ = ("_items",)
+    # _keys holds the lowercased names, parallel to _items: a handshake looks
+    # headers up a dozen times, and lowercasing every name at each lookup
+    # was a tenth of a server's handshake (bench "hs_seq").
+    __slots__ = ("_items", "_keys")
 
     def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] | None = None) -> None:
         self._items: list[tuple[str, str]] = []
+        self._keys: list[str] = []
         if isinstance(items, Mapping):
             items = items.items()
         for name, value in items or ():
@@ -88,20 +92,29 @@ class Headers:
             ArgumentError: invalid name or value (see the class docstring).
         """
         _check_field(name, value)
+        self._append(name, value)
+
+    def _append(self, name: str, value: str) -> None:
+        """Append a field already checked."""
         self._items.append((name, value))
+        self._keys.append(name.lower())
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """Return the first value of ``name``, or ``default`` if it is absent."""
         key = name.lower()
-        for item_name, value in self._items:
-            if item_name.lower() == key:
-                return value
-        return default
+        if key not in self._keys:
+            return default
+        return self._items[self._keys.index(key)][1]
 
     def get_all(self, name: str) -> list[str]:
         """Return every value of ``name`` in order (an empty list if absent)."""
         key = name.lower()
-        return [value for item_name, value in self._items if item_name.lower() == key]
+        keys = self._keys
+        if key not in keys:
+            return []
+        return [
+            item[1] for item_key, item in zip(keys, self._items, strict=True) if item_key == key
+        ]
 
     def items(self) -> list[tuple[str, str]]:
         """Return a list of the ``(name, value)`` pairs in order."""
@@ -111,6 +124,7 @@ class Headers:
         """Return an independent copy."""
         clone = Headers()
         clone._items = list(self._items)
+        clone._keys = list(self._keys)
         return clone
 
     def serialize(self) -> bytes:
@@ -118,7 +132,7 @@ class Headers:
         return "".join(f"{name}: {value}\r\n" for name, value in self._items).encode("latin-1")
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.get(name) is not None
+        return isinstance(name, str) and name.lower() in self._keys
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(list(self._items))
@@ -136,18 +150,19 @@ class Headers:
         """Replace every value of ``name`` with ``value``, where the first one was."""
         _check_field(name, value)
         key = name.lower()
-        position = next(
-            (i for i, (item_name, _) in enumerate(self._items) if item_name.lower() == key),
-            len(self._items),
-        )
-        rest = [item for item in self._items[position:] if item[0].lower() != key]
-        self._items[position:] = [(name, value), *rest]
+        keys = self._keys
+        position = keys.index(key) if key in keys else len(keys)
+        kept = [i for i in range(position, len(keys)) if keys[i] != key]
+        self._items[position:] = [(name, value), *(self._items[i] for i in kept)]
+        self._keys[position:] = [key, *(keys[i] for i in kept)]
 
     def __delitem__(self, name: str) -> None:
         if name not in self:
             raise KeyError(name)
         key = name.lower()
-        self._items = [item for item in self._items if item[0].lower() != key]
+        kept = [i for i, item_key in enumerate(self._keys) if item_key != key]
+        self._items = [self._items[i] for i in kept]
+        self._keys = [self._keys[i] for i in kept]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Headers):
@@ -311,7 +326,7 @@ def _parse_headers(lines: list[str]) -> Headers:
         name, value = match[1], match[2].strip(" \t")
         if _BAD_VALUE_RE.search(value):
             raise InvalidHeader(f"invalid value for HTTP header {name}: {value!r}")
-        headers._items.append((name, value))  # checked above, with InvalidHeader
+        headers._append(name, value)  # checked above, with InvalidHeader
     return headers
 
 
