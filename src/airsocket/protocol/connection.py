@@ -642,7 +642,7 @@ class Connection:
             else:
                 if opcode:
                     self._start_message(opcode, bool(rsv1))
-                self._feed_message(payload, bool(fin), events)
+                self._feed_message(payload, bool(fin), events, bool(opcode and fin))
         if pos < end and not self._discard:
             self._tail = buf[pos:end]
 
@@ -720,12 +720,18 @@ class Connection:
         if opcode == 1:
             self._decoder.reset()
 
-    def _feed_message(self, chunk: bytes, last: bool, events: list[Event]) -> None:
+    def _feed_message(
+        self, chunk: bytes, last: bool, events: list[Event], whole: bool = False
+    ) -> None:
         if self._msg_compressed:
             assert self._deflate is not None, "RSV1 is refused without the extension"
             chunk = self._deflate.decompress(chunk, last, self._max_size - self._msg_out)
             self._msg_out += len(chunk)
-        if self._msg_opcode == 1:
+        if self._msg_opcode == 1 and whole:
+            # A whole (compressed) message in one frame: nothing to carry over
+            # between fragments, so no incremental decoder (0.5 us of 15).
+            self._msg_parts.append(chunk.decode())
+        elif self._msg_opcode == 1:
             piece = self._decoder.decode(chunk, last)
             if piece:
                 self._msg_parts.append(piece)
