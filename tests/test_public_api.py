@@ -36,6 +36,8 @@ MODULES = [
     "airsocket",
     "airsocket.asyncio",
     "airsocket.protocol.connection",
+    "airsocket.protocol.opening",
+    "airsocket.protocol.states",
     "airsocket.protocol.events",
     "airsocket.protocol.exceptions",
     "airsocket.protocol.frames",

@@ -1,0 +1,30 @@
+"""The connection's role and states, and the end-of-stream marker.
+
+Apart from :mod:`.connection` so that :mod:`.opening`, its opening-handshake
+half, can use them too; both are re-exported by :mod:`.connection`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["END_OF_STREAM", "Role", "State"]
+
+#: The marker in ``data_to_send()`` that asks the I/O layer to end the stream.
+END_OF_STREAM = b""
+
+
+class Role(enum.Enum):
+    """Which end of the connection this is."""
+
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class State(enum.IntEnum):
+    """The connection's state (RFC 6455 4 and 7)."""
+
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
