@@ -418,6 +418,45 @@ def test_send_message_after_the_peer_closed_raises_argument_error() -> None:
     run(main())
 
 
+def test_send_message_refuses_while_a_peer_that_does_not_read_is_far_behind() -> None:
+    # sendMessage cannot wait: past 16 x write_limit unsent bytes it raises,
+    # sends nothing, and works again once the peer has read.
+    reading = asyncio.Event()
+    received: list[tuple[int, bytes]] = []
+
+    async def slow_reader(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await accept_upgrade(reader, writer)
+        await reading.wait()
+        while (frame := await read_frame(reader))[0] != 0x8:
+            received.append(frame)
+        writer.write(close_frame(1000))
+
+    async def main() -> None:
+        async with RawServer(slow_reader) as server:
+            ws, _ = await open_client(server.url, write_limit=4096)
+            chunk = bytes(range(256)) * 16  # 4 KiB
+            sent = 0
+            with pytest.raises(ArgumentError, match="not reading"):
+                for _ in range(10_000):  # the kernel's buffers fill first
+                    ws.send_message(WebSocket.fmtBINARY, chunk)
+                    sent += 1
+            unsent = ws._engine.unsent_bytes()  # type: ignore[union-attr]
+            assert 16 * 4096 < unsent <= 16 * 4096 + len(chunk) + 14
+            reading.set()
+
+            async def drained() -> None:
+                while ws._engine.unsent_bytes():  # type: ignore[union-attr]
+                    await asyncio.sleep(0.005)
+
+            await step(drained())
+            ws.send_message(WebSocket.fmtBINARY, b"after")
+            ws.close()
+            await server.finished()
+            assert received == [(0x2, chunk)] * sent + [(0x2, b"after")]
+
+    run(main())
+
+
 def test_control_frames_carry_at_most_125_bytes() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await accept_upgrade(reader, writer)

@@ -359,6 +359,9 @@ class TestWrites:
 
             def on_message(self, data):
                 self.engine.send(data)
+                if data == b"burst":
+                    for _ in range(100):
+                        self.engine.send(b"c" * 1000)
                 if data == b"two":  # a frame made once, as broadcast() does
                     self.engine.send_prepared(frame(2, b"prepared", mask=None))
 
@@ -399,6 +402,15 @@ class TestWrites:
                     (True, 2, b"prepared"),
                 ]
                 assert len(log.writes) == 2  # the PONG, then everything the listener sent
+                # A listener sending much from one message: written as it passes
+                # 64 KiB, so that no more than that waits outside the transport.
+                peer.send(frame(2, b"burst"))
+                chunk = b"c" * 1000
+                burst = [(True, 2, b"burst")] + [(True, 2, chunk)] * 100
+                assert [await peer.read_frame() for _ in range(101)] == burst
+                later = log.writes[2:]
+                assert len(later) >= 2
+                assert max(map(len, later)) <= 64 * 1024 + len(frame(2, chunk, mask=None))
                 peer.send(frame(8, close_payload(1000)))
                 assert await peer.read_close() == (1000, "")
                 assert await peer.at_eof()

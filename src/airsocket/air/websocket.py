@@ -36,6 +36,10 @@ __all__ = ["WebSocket"]
 
 _DATA = WebSocketEvent.DATA
 
+#: ``send_message`` refuses while more than this many times ``write_limit``
+#: bytes wait to be written: it cannot wait, like ``await send()`` does.
+UNSENT_LIMIT_FACTOR = 16
+
 
 class WebSocket(EventDispatcher):
     """A WebSocket client (:meth:`connect`) or server connection (:meth:`start_server`).
@@ -287,13 +291,25 @@ class WebSocket(EventDispatcher):
         Raises:
             ArgumentError: ``data`` is None or of another type, not UTF-8 for
                 TEXT, too long; the opcode is unknown or CLOSE (use
-                :meth:`close`); or the WebSocket is not open.
+                :meth:`close`); the WebSocket is not open; or the peer is
+                not reading: more than ``UNSENT_LIMIT_FACTOR`` times
+                ``write_limit`` bytes (1 MiB by default) wait to be written.
+                The message is then not sent; send it again later.
         """
         kind = _support.check_opcode(opcode)
         payload = _support.payload(kind, data)
         engine = self._engine
         if engine is None or not self._busy or not self._opened:
             raise ArgumentError("the WebSocket is not open")
+        unsent = engine.unsent_bytes()
+        limit = UNSENT_LIMIT_FACTOR * engine.options.write_limit
+        if unsent > limit:
+            # sendMessage cannot wait for a peer that does not read: refusing,
+            # loudly, is what keeps the buffer bounded without losing data.
+            raise ArgumentError(
+                f"the peer is not reading: {unsent} bytes wait to be written"
+                f" (more than {UNSENT_LIMIT_FACTOR} x write_limit)"
+            )
         try:
             if kind is Opcode.TEXT or kind is Opcode.BINARY:
                 engine.send(payload)

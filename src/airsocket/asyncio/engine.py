@@ -368,16 +368,18 @@ class Engine(asyncio.BufferedProtocol):
             self.core.send_text(data)  # type: ignore[arg-type]
         else:
             raise ArgumentError(f"cannot send {kind.__name__}: use str or bytes (bytes-like)")
-        if self._receiving:
-            return
-        if not (defer or self._sent_since_wait):
+        if not (self._receiving or defer or self._sent_since_wait):
             self._sent_since_wait = True
             self._flush()
             return
-        # bench "burst", client role: 256 sends in 2 writes, not 256
+        # Held for one write (bench "burst", client role: 256 sends in 2
+        # writes, not 256), but never more than 64 KiB: then backpressure
+        # and unsent_bytes() see it.
         self._deferred += len(data)
-        if self._deferred > _JOIN_LIMIT:  # bounded, and backpressure sees it
+        if self._deferred > _JOIN_LIMIT:
             self._flush()
+        elif self._receiving:
+            return  # written as data_received ends
         elif not self._flush_scheduled:
             self._flush_scheduled = True
             self.loop.call_soon(self.flush_deferred)
@@ -408,6 +410,13 @@ class Engine(asyncio.BufferedProtocol):
             self.core.send_pong(data)
         if not self._receiving:
             self._flush()
+
+    def unsent_bytes(self) -> int:
+        """Bytes sent and not yet taken by the socket: held for this loop
+        iteration's write, or in the transport's buffer."""
+        transport = self.transport
+        buffered = transport.get_write_buffer_size() if transport is not None else 0
+        return buffered + self._deferred
 
     def ping(self, data: bytes | None = None) -> asyncio.Future[float]:
         """Send a PING; the future gives the seconds until its PONG came back.
