@@ -25,6 +25,7 @@ import pytest
 
 import airsocket
 from airsocket import _serving, cli
+from raw_wire import free_port
 
 T = TypeVar("T")
 #: Bound of one wait; only a hang reaches it.
@@ -46,13 +47,6 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 async def step(awaitable: Any) -> Any:
     return await asyncio.wait_for(awaitable, STEP)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _default_sigint() -> None:

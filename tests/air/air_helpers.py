@@ -12,20 +12,29 @@ tests import this module by its name, ``air_helpers``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime
-import hashlib
-import socket
 import ssl
-import struct
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import trustme
 
 import airsocket
+import raw_wire
 from airsocket import WebSocket
 from loop_support import run_bounded
+from raw_wire import (  # noqa: F401 (re-exported to the tests)
+    KEY,
+    MASK,
+    accept_key,
+    answer_upgrade,
+    close_frame,
+    frame,
+    free_port,
+    header,
+    switching,
+    upgrade_request,
+)
 
 T = TypeVar("T")
 
@@ -33,10 +42,6 @@ T = TypeVar("T")
 RUN_TIMEOUT = 30.0
 #: Bound of one wait inside a test (an event that should come quickly).
 STEP_TIMEOUT = 10.0
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#: A fixed masking key for hand-made client frames; any key is valid.
-MASK = b"\x37\xfa\x21\x3d"
-KEY = base64.b64encode(b"0123456789abcdef").decode()
 #: Every event type a WebSocket dispatches.
 WS_EVENTS = (
     "connect",
@@ -129,87 +134,19 @@ def port_of(server: airsocket.Server) -> int:
     return port
 
 
-def free_port() -> int:
-    """A port nothing listens on (bound, read, released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 # ----------------------------------------------------------------------
 # Raw peers: bytes written by hand
 
 
-def accept_key(key: str) -> str:
-    """Sec-WebSocket-Accept for ``key`` (RFC 6455 4.2.2)."""
-    return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
-
-
-def frame(
-    opcode: int, payload: bytes = b"", *, fin: bool = True, mask: bytes | None = None
-) -> bytes:
-    """One frame: FIN, opcode, length, optional mask, payload (RFC 6455 5.2)."""
-    first = (0x80 if fin else 0) | opcode
-    bit = 0x80 if mask is not None else 0
-    length = len(payload)
-    if length < 126:
-        head = struct.pack("!BB", first, bit | length)
-    elif length < 1 << 16:
-        head = struct.pack("!BBH", first, bit | 126, length)
-    else:
-        head = struct.pack("!BBQ", first, bit | 127, length)
-    if mask is None:
-        return head + payload
-    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
-    return head + mask + masked
-
-
-def close_frame(code: int | None, reason: bytes = b"", mask: bytes | None = None) -> bytes:
-    """A close frame with ``code`` (none when None) and ``reason``."""
-    payload = b"" if code is None else struct.pack("!H", code) + reason
-    return frame(0x8, payload, mask=mask)
-
-
 async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     """Read one frame; return (opcode, unmasked payload)."""
-    first, second = await step(reader.readexactly(2))
-    length = second & 0x7F
-    if length == 126:
-        (length,) = struct.unpack("!H", await step(reader.readexactly(2)))
-    elif length == 127:
-        (length,) = struct.unpack("!Q", await step(reader.readexactly(8)))
-    mask = await step(reader.readexactly(4)) if second & 0x80 else None
-    payload = await step(reader.readexactly(length))
-    if mask is not None:
-        payload = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
-    return first & 0x0F, payload
+    _, opcode, payload = await raw_wire.read_frame(reader, timeout=STEP_TIMEOUT)
+    return opcode, payload
 
 
 async def read_head(reader: asyncio.StreamReader) -> str:
     """Read an HTTP head (up to the empty line) as text."""
-    return (await step(reader.readuntil(b"\r\n\r\n"))).decode("latin-1")
-
-
-def header(head: str, name: str) -> str | None:
-    """The value of header ``name`` in ``head`` (case-insensitive), or None."""
-    for line in head.split("\r\n")[1:]:
-        field, _, value = line.partition(":")
-        if field.strip().lower() == name.lower():
-            return value.strip()
-    return None
-
-
-def switching(key: str, *extra: str, accept: str | None = None) -> bytes:
-    """A 101 response for ``key`` with ``extra`` header lines."""
-    lines = [
-        "HTTP/1.1 101 Switching Protocols",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Accept: {accept if accept is not None else accept_key(key)}",
-        *extra,
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    return await raw_wire.read_head(reader, timeout=STEP_TIMEOUT)
 
 
 async def accept_upgrade(
@@ -217,9 +154,7 @@ async def accept_upgrade(
 ) -> str:
     """Play a server: read the upgrade request, answer 101; return the request."""
     head = await read_head(reader)
-    key = header(head, "Sec-WebSocket-Key")
-    assert key is not None, head
-    writer.write(switching(key, *extra))
+    writer.write(answer_upgrade(head, *extra))
     await writer.drain()
     return head
 
@@ -280,16 +215,7 @@ async def raw_client(
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str]:
     """Connect and send an upgrade request; return reader, writer and the response head."""
     reader, writer = await step(asyncio.open_connection("127.0.0.1", port))
-    lines = [
-        f"GET {path} HTTP/1.1",
-        f"Host: 127.0.0.1:{port}",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Key: {KEY}",
-        "Sec-WebSocket-Version: 13",
-        *extra,
-    ]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    writer.write(upgrade_request(path, *extra, host=f"127.0.0.1:{port}"))
     return reader, writer, await read_head(reader)
 
 

@@ -15,9 +15,7 @@ So this module is imported by its own name, ``aio_helpers``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import socket
 import ssl
 import struct
@@ -25,7 +23,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import airsocket
+import raw_wire
 from loop_support import run_bounded as run_in_debug_loop
+from raw_wire import (  # noqa: F401 (re-exported to the tests)
+    KEY,
+    MASK,
+    accept_key,
+    answer_upgrade,
+    close_payload,
+    free_port,
+    parse_head,
+    upgrade_request,
+)
 
 T = TypeVar("T")
 
@@ -33,10 +42,6 @@ T = TypeVar("T")
 RUN_TIMEOUT = 20.0
 #: Bound of a single wait inside a test (a read that should come quickly).
 STEP_TIMEOUT = 5.0
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#: A fixed masking key for hand-made client frames; any key is valid.
-MASK = b"\x37\xfa\x21\x3d"
-KEY = base64.b64encode(b"0123456789abcdef").decode()
 
 
 def run_bounded(
@@ -86,70 +91,15 @@ def port_of(server: airsocket.Server) -> int:
 
 
 # ----------------------------------------------------------------------
-# Hand-made frames and handshakes
+# Hand-made frames and handshakes (built by raw_wire)
 
 
-def mask_bytes(payload: bytes, mask: bytes) -> bytes:
-    """XOR ``payload`` with the repeated 4-byte ``mask`` (RFC 6455 5.3)."""
-    if not payload:
-        return b""
-    repeated = (mask * (len(payload) // 4 + 1))[: len(payload)]
-    value = int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")
-    return value.to_bytes(len(payload), "big")
+def frame(opcode: int, payload: bytes = b"", *, mask: bytes | None = MASK, **fields: Any) -> bytes:
+    """A frame as a client sends it: masked with MASK unless ``mask`` is None.
 
-
-def frame(
-    opcode: int,
-    payload: bytes = b"",
-    *,
-    fin: bool = True,
-    rsv: int = 0,
-    mask: bytes | None = MASK,
-    length: int | None = None,
-) -> bytes:
-    """One frame: FIN, RSV bits (0-7), opcode; masked unless ``mask`` is None.
-
-    ``length`` overrides the length written in the header (to lie about it).
+    ``fields`` are those of :func:`raw_wire.frame` (``fin``, ``rsv``, ``length``).
     """
-    size = len(payload) if length is None else length
-    first = (0x80 if fin else 0) | (rsv << 4) | opcode
-    mask_bit = 0x80 if mask is not None else 0
-    if size < 126:
-        header = struct.pack("!BB", first, mask_bit | size)
-    elif size < 1 << 16:
-        header = struct.pack("!BBH", first, mask_bit | 126, size)
-    else:
-        header = struct.pack("!BBQ", first, mask_bit | 127, size)
-    if mask is None:
-        return header + payload
-    return header + mask + mask_bytes(payload, mask)
-
-
-def close_payload(code: int, reason: str = "") -> bytes:
-    """The payload of a close frame."""
-    return struct.pack("!H", code) + reason.encode()
-
-
-def accept_for(key: str) -> str:
-    """Sec-WebSocket-Accept for ``key`` (RFC 6455 4.2.2)."""
-    return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
-
-
-def upgrade_request(
-    path: str = "/",
-    *,
-    method: str = "GET",
-    host: str = "127.0.0.1",
-    key: str = KEY,
-    version: str = "13",
-    extra: str = "",
-) -> bytes:
-    """A client upgrade request; ``extra`` holds more header lines (CRLF-ended)."""
-    return (
-        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-        f"Sec-WebSocket-Version: {version}\r\n{extra}\r\n"
-    ).encode()
+    return raw_wire.frame(opcode, payload, mask=mask, **fields)
 
 
 class RawPeer:
@@ -175,43 +125,28 @@ class RawPeer:
         """Write ``data`` (not waiting for it to drain)."""
         self.writer.write(data)
 
-    async def read_head(self) -> bytes:
-        """Read an HTTP head, through the blank line."""
-        return await step(self.reader.readuntil(b"\r\n\r\n"))
+    async def read_head(self) -> str:
+        """Read an HTTP head, through the blank line, as text."""
+        return await raw_wire.read_head(self.reader, timeout=STEP_TIMEOUT)
 
     async def read_response(self) -> tuple[int, dict[str, str], bytes]:
         """Read an HTTP response: status, headers (lower-case names), body."""
-        head = (await self.read_head()).decode("latin-1")
-        status_line, *lines = head.split("\r\n")[:-2]
-        headers: dict[str, str] = {}
-        for line in lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
+        status_line, headers = parse_head(await self.read_head())
         length = int(headers.get("content-length", "0"))
         body = await step(self.reader.readexactly(length)) if length else b""
         return int(status_line.split()[1]), headers, body
 
-    async def upgrade(self, path: str = "/", extra: str = "") -> dict[str, str]:
+    async def upgrade(self, path: str = "/", *extra: str) -> dict[str, str]:
         """Send a valid upgrade request and check that it is accepted."""
-        self.send(upgrade_request(path, extra=extra))
+        self.send(upgrade_request(path, *extra))
         status, headers, _ = await self.read_response()
         assert status == 101, (status, headers)
-        assert headers["sec-websocket-accept"] == accept_for(KEY)
+        assert headers["sec-websocket-accept"] == accept_key(KEY)
         return headers
 
     async def read_frame(self) -> tuple[bool, int, bytes]:
         """Read one frame: (fin, opcode, unmasked payload)."""
-        first, second = await step(self.reader.readexactly(2))
-        length = second & 0x7F
-        if length == 126:
-            (length,) = struct.unpack("!H", await step(self.reader.readexactly(2)))
-        elif length == 127:
-            (length,) = struct.unpack("!Q", await step(self.reader.readexactly(8)))
-        mask = await step(self.reader.readexactly(4)) if second & 0x80 else None
-        payload = await step(self.reader.readexactly(length))
-        if mask is not None:
-            payload = mask_bytes(payload, mask)
-        return bool(first & 0x80), first & 0x0F, payload
+        return await raw_wire.read_frame(self.reader, timeout=STEP_TIMEOUT)
 
     async def read_close(self) -> tuple[int, str]:
         """Read frames until a close frame; return its code and reason."""
@@ -276,21 +211,14 @@ async def raw_server(
         await server.wait_closed()
 
 
-async def accept_upgrade(peer: RawPeer, extra: str = "", accept: str | None = None) -> str:
-    """Server side: read the client's request and accept it; returns the head."""
-    head = (await peer.read_head()).decode("latin-1")
-    key = next(
-        line.split(":", 1)[1].strip()
-        for line in head.split("\r\n")
-        if line.lower().startswith("sec-websocket-key:")
-    )
-    peer.send(
-        (
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept or accept_for(key)}\r\n"
-            f"{extra}\r\n"
-        ).encode()
-    )
+async def accept_upgrade(peer: RawPeer, *extra: str, accept: str | None = None) -> str:
+    """Server side: read the client's request and accept it; returns the head.
+
+    ``extra`` header lines go in the 101 response; ``accept`` replaces its
+    Sec-WebSocket-Accept.
+    """
+    head = await peer.read_head()
+    peer.send(answer_upgrade(head, *extra, accept=accept))
     return head
 
 
@@ -321,11 +249,3 @@ def ipv6_available() -> bool:
     except OSError:
         return False
     return True
-
-
-def free_port() -> int:
-    """A TCP port that nothing listens on (closed right after it was bound)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port

@@ -251,7 +251,7 @@ class TestHandshakeFailures:
 
     def test_subprotocol_not_offered(self, run):
         async def chooses(peer: RawPeer) -> None:
-            await accept_upgrade(peer, extra="Sec-WebSocket-Protocol: other\r\n")
+            await accept_upgrade(peer, "Sec-WebSocket-Protocol: other")
             await peer.reader.read()
 
         async def main():
@@ -263,7 +263,7 @@ class TestHandshakeFailures:
 
     def test_extension_not_offered(self, run):
         async def deflates(peer: RawPeer) -> None:
-            await accept_upgrade(peer, extra="Sec-WebSocket-Extensions: permessage-deflate\r\n")
+            await accept_upgrade(peer, "Sec-WebSocket-Extensions: permessage-deflate")
             await peer.reader.read()
 
         async def main():

@@ -8,9 +8,7 @@ Every wait is bounded by STEP: a test that should pass never comes near it.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import queue
 import socket
 import ssl
@@ -24,10 +22,10 @@ import trustme
 import airsocket
 import airsocket.sync
 from airsocket.sync import Server
+from raw_wire import answer_upgrade, frame, parse_frame  # noqa: F401 (frame: re-exported)
 
 #: Bound of one wait that should end quickly (a read, a join).
 STEP = 5.0
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def echo(ws: airsocket.sync.Connection) -> None:
@@ -99,24 +97,7 @@ def asyncio_server(handler: Callable[[Any], Awaitable[None]], **options: Any) ->
 
 
 # ----------------------------------------------------------------------
-# Hand-made peers
-
-
-def frame(opcode: int, payload: bytes = b"", *, fin: bool = True) -> bytes:
-    """One unmasked frame, as a server sends it."""
-    first = (0x80 if fin else 0) | opcode
-    if len(payload) < 126:
-        header = struct.pack("!BB", first, len(payload))
-    elif len(payload) < 1 << 16:
-        header = struct.pack("!BBH", first, 126, len(payload))
-    else:
-        header = struct.pack("!BBQ", first, 127, len(payload))
-    return header + payload
-
-
-def accept_for(key: str) -> str:
-    """Sec-WebSocket-Accept for ``key`` (RFC 6455 4.2.2)."""
-    return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+# Hand-made peers (their bytes built by raw_wire)
 
 
 class RawPeer:
@@ -147,19 +128,14 @@ class RawPeer:
 
     def read_frame(self) -> tuple[int, bytes]:
         """Read one frame: (opcode, unmasked payload)."""
-        first, second = self.read_exactly(2)
-        length = second & 0x7F
-        if length == 126:
-            (length,) = struct.unpack("!H", self.read_exactly(2))
-        elif length == 127:
-            (length,) = struct.unpack("!Q", self.read_exactly(8))
-        mask = self.read_exactly(4) if second & 0x80 else None
-        payload = self.read_exactly(length)
-        if mask is not None and payload:
-            repeated = (mask * (length // 4 + 1))[:length]
-            value = int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")
-            payload = value.to_bytes(length, "big")
-        return first & 0x0F, payload
+        parser = parse_frame()
+        need = next(parser)
+        while True:
+            try:
+                need = parser.send(self.read_exactly(need))
+            except StopIteration as done:
+                _, opcode, payload = done.value
+                return opcode, payload
 
     def drain(self, size: int) -> None:
         """Read and drop ``size`` bytes."""
@@ -229,16 +205,7 @@ def raw_server(
 
 def accept_upgrade(peer: RawPeer) -> None:
     """Read the client's upgrade request and accept it (no extension)."""
-    head = peer.read_head()
-    key = next(
-        line.split(":", 1)[1].strip()
-        for line in head.split("\r\n")
-        if line.lower().startswith("sec-websocket-key:")
-    )
-    peer.send(
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        + f"Sec-WebSocket-Accept: {accept_for(key)}\r\n\r\n".encode()
-    )
+    peer.send(answer_upgrade(peer.read_head()))
 
 
 @contextlib.contextmanager
