@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-from aio_helpers import echo, ws_url
+from aio_helpers import echo, make_tls, ws_url
 
 import airsocket
 from airsocket.protocol import masking
@@ -109,3 +109,23 @@ def test_the_accelerated_build_reads_large_messages_in_place(
     run_on(main())
     # both ends read most of the megabyte in place (server: masked, client: not)
     assert sum(reads) > 1 << 20
+
+
+def test_large_and_small_messages_over_tls(
+    run_on: Callable[[Coroutine[Any, Any, Any]], Any],
+) -> None:
+    # TLS hands decrypted bytes to get_buffer/buffer_updated in slices of
+    # the view it was given: each message still arrives whole.
+    server_context, client_context = make_tls()
+
+    async def main() -> None:
+        async with (
+            airsocket.serve(echo, "127.0.0.1", 0, ssl=server_context, compression=None) as server,
+            airsocket.connect(ws_url(server, "wss"), ssl=client_context, compression=None) as ws,
+        ):
+            for size in (10, 70_000, 1 << 20, 5, 3 << 20):
+                data = os.urandom(size)
+                await ws.send(data)
+                assert await ws.recv() == data
+
+    run_on(main())
