@@ -58,10 +58,25 @@ def test_empty() -> None:
     assert masking.apply_mask(b"", MASK) == b""
 
 
-def test_python_multibyte_memoryview() -> None:
-    data = payload(64)
+@pytest.mark.parametrize("n", [64, 512, 4096, 70_000])
+def test_python_multibyte_memoryview(n: int) -> None:
+    data = payload(n)
     wide = memoryview(data).cast("I")
     assert apply_mask_python(wide, MASK) == reference(data, MASK)
+
+
+@pytest.mark.parametrize("n", [32, 512, 4096, 70_000])
+def test_python_two_dimensional_memoryview(n: int) -> None:
+    # len() of a 2-D view counts rows, not bytes.
+    data = payload(n)
+    grid = memoryview(data).cast("B", (n // 16, 16))
+    assert apply_mask_python(grid, MASK) == reference(data, MASK)
+
+
+@pytest.mark.parametrize("n", [0, 17, 130, 5000])
+def test_python_strided_memoryview(n: int) -> None:
+    data = payload(2 * n)
+    assert apply_mask_python(memoryview(data)[::2], MASK) == reference(data[::2], MASK)
 
 
 @given(st.binary(max_size=10_000), st.binary(min_size=4, max_size=4))
@@ -153,8 +168,11 @@ def into_functions() -> list[Callable[..., None]]:
     return functions
 
 
+INTO_SIZES = [0, 1, 5, 8, 17, 64, 200, 767, 768, 4096, 65536, 65537, 65539, 70_000, 131_075]
+
+
 @pytest.mark.parametrize("into", into_functions())
-@pytest.mark.parametrize("n", [0, 1, 5, 8, 17, 64, 4096, 70_000])
+@pytest.mark.parametrize("n", INTO_SIZES)
 @pytest.mark.parametrize("offset", [0, 1, 3, 8])
 def test_into(into: Callable[..., None], n: int, offset: int) -> None:
     data = payload(n)
@@ -165,6 +183,39 @@ def test_into(into: Callable[..., None], n: int, offset: int) -> None:
         assert out[offset : offset + n] == reference(data, MASK)
         assert out[offset + n :] == b"\xaa" * 5
         assert len(out) == offset + n + 5
+
+
+@pytest.mark.parametrize("into", into_functions())
+@pytest.mark.parametrize("n", INTO_SIZES)
+def test_into_memoryview_out(into: Callable[..., None], n: int) -> None:
+    data = payload(n)
+    for value in variants(data):
+        out = bytearray(b"\xaa" * (n + 7))
+        into(value, MASK, memoryview(out)[2:], 3)
+        assert out == b"\xaa" * 5 + reference(data, MASK) + b"\xaa" * 2
+
+
+@pytest.mark.parametrize("into", into_functions())
+@pytest.mark.parametrize("n", [16, 4096, 65537, 65538, 65539, 65540, 131_073])
+def test_into_exported_bytearray(into: Callable[..., None], n: int) -> None:
+    # Chunks are never so short that a lane is empty: an empty strided slice
+    # assignment would try to resize the exported bytearray.
+    data = payload(n)
+    out = bytearray(n + 2)
+    with memoryview(out):
+        for value in (data, memoryview(data)):
+            into(value, MASK, out, 1)
+            assert out[1 : n + 1] == reference(data, MASK)
+
+
+@pytest.mark.parametrize("into", into_functions())
+@pytest.mark.parametrize("n", [32, 4096, 70_000])
+def test_into_other_formats(into: Callable[..., None], n: int) -> None:
+    data = payload(n)
+    for value in (memoryview(data).cast("I"), memoryview(data).cast("B", (n // 16, 16))):
+        out = bytearray(n + 1)
+        into(value, MASK, out, 1)
+        assert out[1:] == reference(data, MASK)
 
 
 @pytest.mark.parametrize("into", into_functions())
@@ -180,17 +231,27 @@ def test_into_default_offset_and_memoryview_out(into: Callable[..., None]) -> No
 
 @pytest.mark.parametrize("into", into_functions())
 @pytest.mark.parametrize("shift", [-5, -1, 0, 1, 5])
-def test_into_overlap(into: Callable[..., None], shift: int) -> None:
-    n = 100
+@pytest.mark.parametrize("n", [100, 1000, 70_000])
+@pytest.mark.parametrize("view_out", [False, True], ids=["bytearray", "memoryview"])
+def test_into_overlap(into: Callable[..., None], shift: int, n: int, view_out: bool) -> None:
     buf = bytearray(payload(n + 20))
     original = bytes(buf)
     src_start = 10
-    into(memoryview(buf)[src_start : src_start + n], MASK, buf, src_start + shift)
+    out = memoryview(buf) if view_out else buf
+    into(memoryview(buf)[src_start : src_start + n], MASK, out, src_start + shift)
     expected = bytearray(original)
     expected[src_start + shift : src_start + shift + n] = reference(
         original[src_start : src_start + n], MASK
     )
     assert buf == expected
+
+
+@pytest.mark.parametrize("into", into_functions())
+@pytest.mark.parametrize("n", [100, 1000, 70_000])
+def test_into_itself(into: Callable[..., None], n: int) -> None:
+    buf = bytearray(payload(n))
+    into(buf, MASK, buf)
+    assert buf == reference(payload(n), MASK)
 
 
 @pytest.mark.parametrize("into", into_functions())

@@ -63,6 +63,18 @@ def test_unmask_outside_the_payload_is_refused(cls: Any, offset: int, length: in
         buffer.unmask(offset, length, MASK)
 
 
+@pytest.mark.parametrize(("offset", "size"), [(-1, 1), (0, 5), (3, 2)])
+@pytest.mark.parametrize("mask", [None, MASK])
+def test_write_outside_the_payload_is_refused(
+    cls: Any, offset: int, size: int, mask: bytes | None
+) -> None:
+    buffer = cls(4)
+    buffer.write(0, b"abcd")
+    with pytest.raises(ValueError, match="past the end"):
+        buffer.write(offset, b"x" * size, mask)
+    assert buffer.take() == b"abcd"
+
+
 def test_nothing_works_after_take(cls: Any) -> None:
     buffer = cls(4)
     buffer.take()
@@ -74,3 +86,35 @@ def test_nothing_works_after_take(cls: Any) -> None:
         buffer.take()
     with pytest.raises((ValueError, BufferError), match="taken"):
         buffer.view()
+
+
+def rotated(mask: bytes, offset: int) -> bytes:
+    """The key that lines up with byte ``offset`` of the payload."""
+    turn = offset & 3
+    return mask[turn:] + mask[:turn]
+
+
+def test_large_masked_writes_while_a_view_is_held(cls: Any) -> None:
+    # As the connection writes: memoryviews of the bytes it read, at any
+    # offset, while an event loop may still hold a view of the payload.
+    data = bytes((i * 7 + 3) & 0xFF for i in range(200_003))
+    masked = apply_mask_python(data, MASK)
+    buffer = cls(len(data))
+    held = buffer.view()
+    offset = 0
+    for size in (1, 70_001, 5, 65_537, 1_000, 3):
+        buffer.write(offset, memoryview(masked)[offset : offset + size], rotated(MASK, offset))
+        offset += size
+    buffer.write(offset, bytearray(masked[offset:]), rotated(MASK, offset))
+    held.release()
+    assert buffer.take() == data
+
+
+def test_large_unmask_in_place(cls: Any) -> None:
+    data = bytes((i * 7 + 3) & 0xFF for i in range(150_001))
+    buffer = cls(len(data))
+    with buffer.view() as view:
+        view[:] = apply_mask_python(data, MASK)
+    for offset, size in ((0, 70_003), (70_003, 1), (70_004, 79_997)):
+        buffer.unmask(offset, size, rotated(MASK, offset))
+    assert buffer.take() == data
