@@ -36,6 +36,27 @@ __all__ = ["OpeningHandshake"]
 class OpeningHandshake:
     """The methods of :class:`.connection.Connection` for the opening handshake."""
 
+    # The attributes of the handshake; Connection adds the rest (slots, so
+    # that a connection has no instance dict).
+    __slots__ = (
+        "_awaiting_answer",
+        "_deflate",
+        "_head",
+        "_key",
+        "_offer",
+        "_out",
+        "_random",
+        "_request_error",
+        "_tail",
+        "failure",
+        "options",
+        "request",
+        "response",
+        "role",
+        "state",
+        "subprotocol",
+    )
+
     # Set by Connection.__init__; see its attributes.
     role: Role
     options: Options
