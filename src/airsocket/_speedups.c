@@ -295,6 +295,22 @@ PayloadBuffer_dealloc(PayloadBuffer *self)
     Py_DECREF(type);
 }
 
+/* The offset argument of write() and unmask(), once the payload is
+ * known not to be taken yet. 0 on success, -1 with an exception set. */
+static int
+payload_offset(PayloadBuffer *self, PyObject *arg, Py_ssize_t *offset)
+{
+    if (self->taken) {
+        PyErr_SetString(PyExc_ValueError, "the payload was already taken");
+        return -1;
+    }
+    *offset = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (*offset == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(PayloadBuffer_write_doc,
 "write(offset, data, mask=None, /)\n"
 "--\n"
@@ -314,12 +330,7 @@ PayloadBuffer_write(PayloadBuffer *self, PyObject *const *args, Py_ssize_t nargs
         PyErr_SetString(PyExc_TypeError, "write() takes 2 or 3 arguments");
         return NULL;
     }
-    if (self->taken) {
-        PyErr_SetString(PyExc_ValueError, "the payload was already taken");
-        return NULL;
-    }
-    offset = PyNumber_AsSsize_t(args[0], PyExc_OverflowError);
-    if (offset == -1 && PyErr_Occurred()) {
+    if (payload_offset(self, args[0], &offset) < 0) {
         return NULL;
     }
     if (nargs == 3 && args[2] != Py_None && get_key(args[2], key) < 0) {
@@ -364,12 +375,7 @@ PayloadBuffer_unmask(PayloadBuffer *self, PyObject *const *args, Py_ssize_t narg
         PyErr_SetString(PyExc_TypeError, "unmask() takes exactly 3 arguments");
         return NULL;
     }
-    if (self->taken) {
-        PyErr_SetString(PyExc_ValueError, "the payload was already taken");
-        return NULL;
-    }
-    offset = PyNumber_AsSsize_t(args[0], PyExc_OverflowError);
-    if (offset == -1 && PyErr_Occurred()) {
+    if (payload_offset(self, args[0], &offset) < 0) {
         return NULL;
     }
     length = PyNumber_AsSsize_t(args[1], PyExc_OverflowError);

@@ -7,6 +7,8 @@ outcome (codes, states, frames on the wire), never how long anything took.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 from aio_helpers import (
@@ -61,6 +63,17 @@ class WireLog:
 async def served_connection(served: list[airsocket.Connection]) -> airsocket.Connection:
     await eventually(lambda: bool(served))
     return served[0]
+
+
+@contextlib.asynccontextmanager
+async def served_engine() -> AsyncIterator[tuple[Engine, airsocket.Connection]]:
+    """The engine of a served connection without compression, and its client."""
+    served: list[airsocket.Connection] = []
+    async with (
+        airsocket.serve(keeper(served), "127.0.0.1", 0, compression=None) as server,
+        airsocket.connect(ws_url(server), compression=None) as ws,
+    ):
+        yield (await served_connection(served)).engine, ws
 
 
 def keeper(served: list[airsocket.Connection]):
@@ -258,12 +271,7 @@ class TestWrites:
 
     def test_deferred_sends_share_a_write_and_big_ones_are_not_joined(self, run):
         async def main():
-            served = []
-            async with (
-                airsocket.serve(keeper(served), "127.0.0.1", 0, compression=None) as server,
-                airsocket.connect(ws_url(server), compression=None) as ws,
-            ):
-                engine = (await served_connection(served)).engine
+            async with served_engine() as (engine, ws):
                 log = WireLog(engine)
                 engine.send("a", defer=True)
                 engine.send("b", defer=True)
@@ -289,12 +297,7 @@ class TestWrites:
 
     def test_first_send_of_an_iteration_leaves_at_once_the_rest_at_its_end(self, run):
         async def main():
-            served = []
-            async with (
-                airsocket.serve(keeper(served), "127.0.0.1", 0, compression=None) as server,
-                airsocket.connect(ws_url(server), compression=None) as ws,
-            ):
-                engine = (await served_connection(served)).engine
+            async with served_engine() as (engine, ws):
                 log = WireLog(engine)
                 engine.send("a")
                 assert log.writes == [frame(1, b"a", mask=None)]  # no added latency
@@ -313,12 +316,7 @@ class TestWrites:
 
     def test_sends_held_for_the_iteration_are_written_past_64_kib(self, run):
         async def main():
-            served = []
-            async with (
-                airsocket.serve(keeper(served), "127.0.0.1", 0, compression=None) as server,
-                airsocket.connect(ws_url(server), compression=None) as ws,
-            ):
-                engine = (await served_connection(served)).engine
+            async with served_engine() as (engine, ws):
                 log = WireLog(engine)
                 chunk = b"x" * 1000
                 engine.send(chunk)

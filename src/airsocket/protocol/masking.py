@@ -120,6 +120,18 @@ def _spans(n: int, step: int, /) -> Iterator[tuple[int, int]]:
         start = stop
 
 
+def _flat(data: BytesLike, mask: bytes, /) -> tuple[BytesLike, int]:
+    """Check the mask; return the data as single bytes, and its length."""
+    if len(mask) != 4:
+        raise ValueError(f"mask must be 4 bytes long, got {len(mask)}")
+    n = len(data)
+    if type(data) is memoryview and data.nbytes != n:
+        # Another format or shape: len() does not count bytes.
+        data = data.cast("B")
+        n = len(data)
+    return data, n
+
+
 def apply_mask_python(data: BytesLike, mask: bytes, /) -> bytes:
     """Return ``data`` XORed with the 4-byte masking key ``mask``.
 
@@ -129,13 +141,7 @@ def apply_mask_python(data: BytesLike, mask: bytes, /) -> bytes:
     Raises:
         ValueError: ``mask`` is not exactly 4 bytes long.
     """
-    if len(mask) != 4:
-        raise ValueError(f"mask must be 4 bytes long, got {len(mask)}")
-    n = len(data)
-    if type(data) is memoryview and data.nbytes != n:
-        # Another format or shape: len() does not count bytes.
-        data = data.cast("B")
-        n = len(data)
+    data, n = _flat(data, mask)
     if n <= _SMALL:
         key = int.from_bytes(mask, "little") * _REPEAT[n] & _LOW_BITS[n]
         return (int.from_bytes(data, "little") ^ key).to_bytes(n, "little")
@@ -177,12 +183,7 @@ def apply_mask_into_python(
             ``out`` has too little room.
         TypeError: ``out`` is read-only.
     """
-    if len(mask) != 4:
-        raise ValueError(f"mask must be 4 bytes long, got {len(mask)}")
-    n = len(data)
-    if type(data) is memoryview and data.nbytes != n:
-        data = data.cast("B")
-        n = len(data)
+    data, n = _flat(data, mask)
     if type(out) is not bytearray:
         masked = apply_mask_python(data, mask)
         with memoryview(out) as view, view.cast("B") as flat:
