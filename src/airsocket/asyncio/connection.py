@@ -146,11 +146,13 @@ class Connection(ConnectionInfo):
         Waits at most ``close_timeout`` for the peer, then drops the connection.
         """
         self.engine.close(code, reason)
-        await asyncio.shield(self.engine.closed)
+        await self.wait_closed()
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed."""
-        await asyncio.shield(self.engine.closed)
+        closed = self.engine.closed
+        if not closed.done():  # a server's handler usually ends after the close
+            await asyncio.shield(closed)
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self
