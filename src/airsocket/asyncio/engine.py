@@ -189,9 +189,8 @@ class Engine(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         """The transport read ``nbytes`` into the buffer from ``get_buffer``."""
         view = self._read_view
-        self._read_view = None
-        if view is None:
-            return
+        assert view is not None, "buffer_updated() follows get_buffer()"
+        self._read_view = None  # no view of a message outlives its read
         if self._into_payload:
             self.core.receive_into(nbytes)
         else:

@@ -41,8 +41,8 @@ class Server:
 
     def engine_factory(self) -> Engine:
         """Make the engine (and connection) for one accepted TCP connection."""
-        loop = self._loop if self._loop is not None else asyncio.get_running_loop()
-        engine = Engine(CoreConnection(Role.SERVER, self.options), None, loop)
+        assert self._loop is not None, "start() ran"
+        engine = Engine(CoreConnection(Role.SERVER, self.options), None, self._loop)
         connection = Connection(engine, self._opened)
         hook = self.options.process_request
         if hook is not None:

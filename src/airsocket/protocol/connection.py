@@ -329,12 +329,19 @@ class Connection(OpeningHandshake):
         if payload is None or not 0 < size < self._frame_left:
             raise ValueError("receive_into() without the room from receive_buffer()")
         offset = self._frame_offset
-        mask = self._frame_mask
+        mask = self._mask_at(offset)
         if mask is not None:
-            turn = offset & 3
-            payload.unmask(offset, size, mask[turn:] + mask[:turn])
+            payload.unmask(offset, size, mask)
         self._frame_offset = offset + size
         self._frame_left -= size
+
+    def _mask_at(self, offset: int) -> bytes | None:
+        """The frame's masking key as it lines up with payload byte ``offset``."""
+        mask = self._frame_mask
+        if mask is None:
+            return None
+        turn = offset & 3
+        return mask[turn:] + mask[:turn]
 
     @property
     def input_pending(self) -> bool:
@@ -516,10 +523,9 @@ class Connection(OpeningHandshake):
         if self._payload is not None:
             return self._continue_payload(self._payload, buf, pos, take, events)
         chunk = buf[pos : pos + take]
-        mask = self._frame_mask
+        mask = self._mask_at(self._frame_offset)
         if mask is not None and chunk:
-            turn = self._frame_offset & 3
-            chunk = apply_mask(chunk, mask[turn:] + mask[:turn])
+            chunk = apply_mask(chunk, mask)
         self._frame_offset += take
         self._frame_left -= take
         last = not self._frame_left
@@ -539,12 +545,8 @@ class Connection(OpeningHandshake):
         self, payload: PayloadBufferPython, buf: bytes, pos: int, take: int, events: list[Event]
     ) -> int:
         offset = self._frame_offset
-        mask = self._frame_mask
-        if mask is not None:
-            turn = offset & 3
-            mask = mask[turn:] + mask[:turn]
         with memoryview(buf) as view:
-            payload.write(offset, view[pos : pos + take], mask)
+            payload.write(offset, view[pos : pos + take], self._mask_at(offset))
         self._frame_offset = offset + take
         self._frame_left -= take
         if not self._frame_left:
