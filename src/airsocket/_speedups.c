@@ -27,10 +27,12 @@
 #define RELEASE_GIL_THRESHOLD (64 * 1024)
 
 /* XOR n bytes of src with the key into dst. dst may equal src (in place);
- * other overlap is not allowed. key[0] applies to src[0]. */
-static void
-mask_bytes(const unsigned char *src, unsigned char *dst, Py_ssize_t n,
-           const unsigned char key[4])
+ * other overlap is not allowed. key[0] applies to src[0]. Inlined into
+ * mask_bytes and into each clone of mask_wide, which the compiler
+ * vectorizes for its own instruction set. */
+static inline __attribute__((always_inline)) void
+mask_loop(const unsigned char *src, unsigned char *dst, Py_ssize_t n,
+          const unsigned char key[4])
 {
     unsigned char k8[8];
     uint64_t kw, w;
@@ -60,6 +62,36 @@ mask_bytes(const unsigned char *src, unsigned char *dst, Py_ssize_t n,
     for (; i < n; i++) {
         dst[i] = src[i] ^ key[i & 3];
     }
+}
+
+/* On x86-64 with GCC 11 or later, the same loop is also built for AVX2 and
+ * AVX-512 and the widest the CPU has is chosen once, at load time (an
+ * ifunc). In place on 1 MiB: 28 -> 68 GB/s with AVX-512 (37 -> 15 us);
+ * bench "large1m". The dispatch costs a few ns a call, so small payloads
+ * keep the inlined baseline loop. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) \
+    && !defined(__clang__) && __GNUC__ >= 11
+#define MASK_WIDE_MIN 512
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+static void
+mask_wide(const unsigned char *src, unsigned char *dst, Py_ssize_t n,
+          const unsigned char key[4])
+{
+    mask_loop(src, dst, n, key);
+}
+#endif
+
+static void
+mask_bytes(const unsigned char *src, unsigned char *dst, Py_ssize_t n,
+           const unsigned char key[4])
+{
+#ifdef MASK_WIDE_MIN
+    if (n >= MASK_WIDE_MIN) {
+        mask_wide(src, dst, n, key);
+        return;
+    }
+#endif
+    mask_loop(src, dst, n, key);
 }
 
 static void
