@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
+import ssl
+import struct
 from collections.abc import AsyncIterator
 
 import pytest
@@ -45,6 +49,17 @@ class WireLog:
             write(data)
 
         transport.write = logged_write
+        write_gathered = engine._write_gathered
+
+        def logged_gathered(views):
+            # one system call, so one write; its pieces kept apart too
+            self.gathered.append([bytes(view) for view in views])
+            self.entries.append(("write", b"".join(self.gathered[-1])))
+            write_gathered(views)
+
+        self.gathered: list[list[bytes]] = []
+
+        engine._write_gathered = logged_gathered
         listener = engine.listener
         for name in ("on_message", "on_ping"):
             original = getattr(listener, name)
@@ -57,6 +72,7 @@ class WireLog:
 
     @property
     def writes(self) -> list[bytes]:
+        """What was written, a write (or gathered write) at a time."""
         return [data for kind, data in self.entries if kind == "write"]
 
 
@@ -286,10 +302,11 @@ class TestWrites:
                 engine.send(big, defer=True)
                 engine.send(big, defer=True)
                 await eventually(lambda: len(log.writes) > 1)
-                # written piece by piece (the core keeps a big payload apart
-                # from its header), never joined into one copy
-                assert len(log.writes) >= 3
-                assert max(map(len, log.writes)) < len(big) + 20
+                # each past 64 KiB, so written at once: header and payload
+                # (the core keeps them apart) in one gathered write, never
+                # joined into one copy
+                assert len(log.writes) == 3
+                assert [list(map(len, pieces)) for pieces in log.gathered] == [[10, len(big)]] * 2
                 assert b"".join(log.writes[1:]) == frame(2, big, mask=None) * 2
                 assert [await ws.recv(), await ws.recv()] == [big, big]
 
@@ -417,6 +434,120 @@ class TestWrites:
             finally:
                 server.close()
                 await server.wait_closed()
+
+        run(main())
+
+
+class JoiningTransport(asyncio.Transport):
+    """A transport whose writelines() joins (the base class's), for _write_gathered."""
+
+    def __init__(self, extra: dict[str, object]) -> None:
+        super().__init__(extra)
+        self.written: list[bytes] = []
+
+    def write(self, data) -> None:
+        self.written.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def set_write_buffer_limits(self, high=None, low=None) -> None:
+        pass
+
+
+async def engine_on_socket(sock) -> Engine:
+    """A server engine on an asyncio transport over ``sock`` (a socketpair end)."""
+    loop = asyncio.get_running_loop()
+    engine = server_engine(Options(compression=None), loop)
+    await loop.create_connection(lambda: engine, sock=sock)
+    return engine
+
+
+def read_all(sock, size: int) -> bytes:
+    """Read ``size`` bytes from a blocking socket (with a timeout)."""
+    sock.settimeout(10)
+    got = bytearray()
+    while len(got) < size:
+        chunk = sock.recv(size - len(got))
+        assert chunk, "closed early"
+        got += chunk
+    return bytes(got)
+
+
+class TestGatheredWrites:
+    """Engine._write_gathered: chunks past 64 KiB in one system call, never joined."""
+
+    def test_the_transport_chooses_how_a_list_is_written(self, run):
+        async def main():
+            a, b = socket.socketpair()
+            with b:
+                engine = await engine_on_socket(a)
+                # Python 3.11's selector transport joins writelines(): bypassed
+                joins = type(engine.transport).writelines is asyncio.WriteTransport.writelines
+                assert engine._gathers is not joins
+                engine.abort()
+
+        run(main())
+
+    @pytest.mark.parametrize("busy", [False, True])
+    def test_what_the_socket_does_not_take_follows_in_order(self, run, busy):
+        # A small send buffer and a peer that has not read yet: writev takes
+        # part, the transport buffers the rest; or the transport is already
+        # buffering, so nothing may overtake it.
+        async def main():
+            a, b = socket.socketpair()
+            a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+            with b:
+                engine = await engine_on_socket(a)
+                first = os.urandom(300_000) if busy else b""
+                if busy:
+                    engine.transport.write(first)
+                    assert engine.transport.get_write_buffer_size()
+                views = [b"head", memoryview(os.urandom(200_000)), b"x" * 10, b"tail"]
+                engine._write_gathered(views)
+                expected = first + b"".join(bytes(v) for v in views)
+                got = await asyncio.to_thread(read_all, b, len(expected))
+                assert got == expected
+                engine.abort()
+
+        run(main())
+
+    def test_a_failed_write_is_reported_by_the_transport(self, run):
+        async def main():
+            a, b = socket.socketpair()
+            engine = await engine_on_socket(a)
+            b.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            b.close()  # the peer is gone: writev fails, transport.write reports it
+            engine._write_gathered([b"head", memoryview(b"x" * 100_000)])
+            await step(engine.closed)
+            assert isinstance(engine.error, OSError)
+
+        run(main())
+
+    @pytest.mark.parametrize(
+        "extra",
+        [{}, {"sslcontext": ssl.create_default_context()}],
+        ids=["no-socket", "tls"],
+    )
+    def test_no_socket_of_its_own_or_tls_goes_through_write(self, run, extra):
+        async def main():
+            a, b = socket.socketpair()
+            with a, b:
+                if extra:
+                    extra["socket"] = a
+                transport = JoiningTransport(extra)
+                engine = server_engine(Options(compression=None), asyncio.get_running_loop())
+                engine.connection_made(transport)
+                views = [b"head", memoryview(b"y" * 100_000)]
+                engine._write_gathered(views)
+                assert transport.written == [b"head", b"y" * 100_000]  # never the raw socket
+                b.setblocking(False)
+                with pytest.raises(BlockingIOError):
+                    b.recv(1)
+                engine._open_timer.cancel()
 
         run(main())
 

@@ -21,6 +21,8 @@ round trip 15 % (bench "roundtrip").
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol, cast
@@ -77,6 +79,8 @@ def _shared_read_buffer() -> memoryview:
         view = _thread_state.read_buffer = memoryview(bytearray(_READ_SIZE))
         return view
 
+
+_writev = getattr(os, "writev", None)  # not on Windows
 
 #: Above this many bytes, queued chunks are written one by one instead of
 #: joined: joining would copy a large payload only to save a system call.
@@ -157,6 +161,8 @@ class Engine(asyncio.BufferedProtocol):
         self._reading_paused = False
         self._read_view: memoryview | None = None
         self._into_payload = False
+        #: The transport writes a list in one system call without joining it.
+        self._gathers = False
 
     # ------------------------------------------------------------------
     # asyncio.BufferedProtocol
@@ -167,6 +173,8 @@ class Engine(asyncio.BufferedProtocol):
         self.transport = transport = cast(asyncio.Transport, transport)
         limit = self.options.write_limit
         transport.set_write_buffer_limits(high=limit, low=limit // 4)
+        # See _write_gathered: whether writelines() joins the list.
+        self._gathers = type(transport).writelines is not asyncio.WriteTransport.writelines
         if self.options.open_timeout is not None:
             self._open_timer = self.loop.call_later(self.options.open_timeout, self._open_timed_out)
         self._flush()
@@ -506,15 +514,51 @@ class Engine(asyncio.BufferedProtocol):
             if sum(map(len, chunks)) <= _JOIN_LIMIT:
                 transport.write(b"".join(chunks))
             else:
-                for chunk in chunks:
-                    # A view: what the socket does not take at once is copied
-                    # into the transport's buffer once, not sliced first (the
-                    # selector transport's data[n:] copies bytes, not views).
-                    transport.write(memoryview(chunk) if len(chunk) > _JOIN_LIMIT else chunk)
+                # Views: what the socket does not take at once is copied into
+                # the transport's buffer once, not sliced first (the selector
+                # transport's data[n:] copies bytes, not views).
+                self._write_gathered([memoryview(c) if len(c) > _JOIN_LIMIT else c for c in chunks])
             if end:
                 self._end_stream(transport)
         if self._close_timer is None and self.core.state >= _CLOSING:
             self._arm_close_timer()
+
+    def _write_gathered(self, views: list[Any]) -> None:
+        """Write ``views`` (chunks past 64 KiB, and what goes with them) in order.
+
+        In one system call, nothing copied: a large message's header and
+        payload (bench "large1m": 566 -> 528 us/MiB on asyncio, 513 -> 476
+        on uvloop). uvloop, TLS and Python 3.12's selector transport take a
+        list as it is (``writelines``). Python 3.11's would join it: while
+        its buffer is empty and it is open, a ``writev`` straight to its
+        socket cannot overtake anything and the socket is still its own;
+        what the socket does not take, and any error, goes through
+        ``transport.write``, which buffers the rest or reports the error.
+        """
+        transport = self.transport
+        assert transport is not None, "_flush() checked"
+        if self._gathers:
+            transport.writelines(views)
+            return
+        sent = 0
+        sock = transport.get_extra_info("socket")
+        if (
+            _writev is not None
+            and sock is not None
+            and not transport.is_closing()
+            and not transport.get_write_buffer_size()
+            and transport.get_extra_info("sslcontext") is None  # never around TLS
+        ):
+            # Would block, or failed: transport.write retries and reports.
+            with contextlib.suppress(OSError):
+                sent = _writev(sock.fileno(), views)
+        for view in views:
+            size = len(view)
+            if sent >= size:
+                sent -= size
+            else:
+                transport.write(view[sent:] if sent else view)
+                sent = 0
 
     def _end_stream(self, transport: asyncio.Transport) -> None:
         # Half-close (FIN) and keep reading: closing with unread input would
