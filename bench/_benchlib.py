@@ -88,6 +88,11 @@ def server_args(argv=None) -> argparse.Namespace:
         help="(picows only) fixed server of the client-role deflate workload",
     )
     p.add_argument(
+        "--coalesce",
+        action="store_true",
+        help="(picows only) fixed server of the client role: one write per read's echoes",
+    )
+    p.add_argument(
         "--broadcast",
         action="store_true",
         help="every received message is sent to every open connection",

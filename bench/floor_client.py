@@ -1,13 +1,14 @@
 """The floor of the client role: a raw-socket client, no WebSocket library at all.
 
 It plays the client of the "burst" or "pipelined" workload against a running
-echo server (``bench/servers/picows_echo.py PORT --uvloop`` is the fixed peer
-of the client role): frames built once, one ``sendall`` per batch, echoes
-only counted. What it spends per message is the least any client can, since
-it does no per-message work; a library client is compared with it in the
-same conditions (pinned to core 0, the server on core 1)::
+echo server (``bench/servers/picows_echo.py PORT --uvloop --coalesce`` is the
+fixed peer of the client role; without ``--coalesce``, the plain picows server
+of ``bench/run.py --fixed-server picows``): frames built once, one ``sendall``
+per batch, echoes only counted. What it spends per message is the least any
+client can, since it does no per-message work; a library client is compared
+with it in the same conditions (pinned to core 0, the server on core 1)::
 
-    taskset -c 1 python bench/servers/picows_echo.py 9301 --uvloop &
+    taskset -c 1 python bench/servers/picows_echo.py 9301 --uvloop --coalesce &
     taskset -c 0 python bench/floor_client.py 9301 --workload burst
     taskset -c 0 python bench/clients/picows_client.py ws://127.0.0.1:9301/ \\
         --workload burst --n 102400

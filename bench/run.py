@@ -42,7 +42,13 @@ TUT_CORE, LOAD_CORE = 0, 1  # core of the process under test / of the load gener
 
 
 def server_cmd(
-    impl: str, port: int, uvloop: bool, deflate: bool, bcast: bool, passthrough: bool = False
+    impl: str,
+    port: int,
+    uvloop: bool,
+    deflate: bool,
+    bcast: bool,
+    passthrough: bool = False,
+    coalesce: bool = False,
 ) -> list[str]:
     if impl == "node":
         cmd = ["node", os.path.join(HERE, "servers", "node_echo.js"), str(port)]
@@ -57,6 +63,8 @@ def server_cmd(
         cmd.append("--broadcast")
     if passthrough:
         cmd.append("--deflate-passthrough")
+    if coalesce:
+        cmd.append("--coalesce")
     return cmd
 
 
@@ -273,11 +281,18 @@ def run_server_role(impl, wl, loop, params, text):
         proc.stop()
 
 
-def run_client_role(impl, wl, loop, params, text):
+def run_client_role(impl, wl, loop, params, text, fixed_server="coalescing"):
     port = free_port()
-    fixed = Proc(
-        server_cmd("picows", port, True, False, False, passthrough=wl == "deflate"), LOAD_CORE
+    cmd = server_cmd(
+        "picows",
+        port,
+        True,
+        False,
+        False,
+        passthrough=wl == "deflate",
+        coalesce=fixed_server == "coalescing",
     )
+    fixed = Proc(cmd, LOAD_CORE)
     try:
         try:
             fixed.expect("READY", 30)
@@ -442,6 +457,13 @@ def main(argv=None):
     ap.add_argument(
         "--quick", action="store_true", help="small counts: a smoke test of about a minute"
     )
+    ap.add_argument(
+        "--fixed-server",
+        choices=("coalescing", "picows"),
+        default="coalescing",
+        help="the client role's peer: picows on uvloop, writing the echoes of one read in "
+        "one write (default), or writing each echo on its own (bench/README.md, Method)",
+    )
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     a = ap.parse_args(argv)
 
@@ -493,8 +515,10 @@ def main(argv=None):
                             continue
                         t0 = time.monotonic()
                         try:
-                            fn = run_server_role if role == "server" else run_client_role
-                            r = fn(impl, wl, loop, params, text)
+                            if role == "server":
+                                r = run_server_role(impl, wl, loop, params, text)
+                            else:
+                                r = run_client_role(impl, wl, loop, params, text, a.fixed_server)
                             if isinstance(r, dict) and r.get("error"):
                                 raise L.BenchError(r["error"])
                             slot.append(r)
@@ -533,6 +557,7 @@ def main(argv=None):
             python=platform.python_version(), platform=platform.platform(), cpus=os.cpu_count()
         ),
         params={w: WORKLOADS[w][3 if a.quick else 2] for w in workloads},
+        fixed_server=a.fixed_server,
         raw=[
             dict(workload=k[0], role=k[1], loop=k[2], impl=i, rounds=v)
             for k, by in results.items()

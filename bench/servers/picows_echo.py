@@ -6,9 +6,17 @@ client-role compressed workload: it answers the offer with
 "permessage-deflate; client_no_context_takeover" and echoes each compressed frame
 verbatim (RSV1 kept). Because the client must then compress every message on its
 own, the echoed payload is a valid compressed message for the client to inflate.
+
+With --coalesce it is the fixed server of the client role (bench/README.md): the
+echoes of the frames of one read leave in one write, the mirror of the load generator
+of the server role, which writes a burst in one write. Plain picows writes each echo
+on its own, so a client then receives a burst as 256 segments, and what the kernel
+spends waking it up and reading them outweighs any client's own work.
 """
 
+import asyncio
 import os
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -50,6 +58,43 @@ class Echo(WSListener):
             transport.send(mt, frame.get_payload_as_memoryview(), frame.fin, frame.rsv1)
 
 
+def server_header(opcode: int, size: int, rsv1: bool) -> bytes:
+    first = 0x80 | (0x40 if rsv1 else 0) | opcode
+    if size < 126:
+        return struct.pack("!BB", first, size)
+    if size < 65536:
+        return struct.pack("!BBH", first, 126, size)
+    return struct.pack("!BBQ", first, 127, size)
+
+
+class CoalescingEcho(Echo):
+    """Echoes every data frame of one read in one write (at the end of the iteration)."""
+
+    def on_ws_connected(self, transport):
+        super().on_ws_connected(transport)
+        self.out = []
+        self.loop = asyncio.get_running_loop()
+
+    def flush(self):
+        out, self.out = self.out, []
+        if out and not self.t.is_disconnected:
+            self.t.underlying_transport.writelines(out)  # uvloop: one writev
+
+    def on_ws_frame(self, transport, frame):
+        mt = frame.msg_type
+        if mt in (WSMsgType.CLOSE, WSMsgType.PING):
+            self.flush()  # what came before goes first
+            super().on_ws_frame(transport, frame)
+            return
+        if not self.out:
+            self.loop.call_soon(self.flush)
+        payload = frame.get_payload_as_bytes()
+        self.out += (server_header(int(mt), len(payload), frame.rsv1), payload)
+
+
+Listener = CoalescingEcho if args.coalesce else Echo
+
+
 def factory(request):
     if args.deflate_passthrough:
         ext = request.headers.get("sec-websocket-extensions", "")
@@ -59,8 +104,8 @@ def factory(request):
                     "Sec-WebSocket-Extensions": "permessage-deflate; client_no_context_takeover"
                 }
             )
-            return WSUpgradeResponseWithListener(resp, Echo())
-    return Echo()
+            return WSUpgradeResponseWithListener(resp, Listener())
+    return Listener()
 
 
 async def main():
