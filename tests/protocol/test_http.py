@@ -76,6 +76,18 @@ class TestHeaders:
         assert "nope" not in headers
         assert 42 not in headers
 
+    def test_get_all_of_one_value_and_of_several(self) -> None:
+        headers = Headers([("A", "1"), ("B", "2"), ("b", "3")])
+        assert headers.get_all("a") == ["1"]
+        assert headers.get_all("B") == ["2", "3"]
+
+    def test_append_checked_adds_without_checking(self) -> None:
+        # for fields airsocket built itself: the caller vouches for them
+        headers = Headers([("A", "1")])
+        headers.append_checked("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        assert headers.get_all("sec-websocket-accept") == ["s3pPLMBiTxaQ9kYGzzhZRbK+xOo="]
+        assert list(headers) == [("A", "1"), ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")]
+
     def test_constructors(self) -> None:
         assert list(Headers({"A": "1", "B": "2"})) == [("A", "1"), ("B", "2")]
         assert len(Headers()) == 0

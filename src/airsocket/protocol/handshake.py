@@ -175,7 +175,10 @@ def parse_subprotocol_header(values: list[str]) -> list[str]:
 
 
 def _has_token(headers: Headers, name: str, token: str, pattern: re.Pattern[str]) -> bool:
-    return token in (value.lower() for value in _tokens(name, headers.get_all(name), pattern))
+    values = headers.get_all(name)
+    if len(values) == 1 and values[0].lower() == token:
+        return True  # the usual value, a token itself: nothing more to parse
+    return token in (value.lower() for value in _tokens(name, values, pattern))
 
 
 def _single(headers: Headers, name: str) -> str:
@@ -457,13 +460,15 @@ def build_accept(
         raise ArgumentError(f"subprotocol {subprotocol!r} was not offered by the client")
     headers = Headers()
     # RFC 6455 4.2.2 item 5: 101 with Upgrade, Connection and Sec-WebSocket-Accept.
-    headers.add("Upgrade", "websocket")
-    headers.add("Connection", "Upgrade")
-    headers.add("Sec-WebSocket-Accept", accept_key(offer.key))
+    # Constants, base64, a token the client offered and a permessage-deflate
+    # answer of names and numbers: appended without checks (bench "hs_seq").
+    headers.append_checked("Upgrade", "websocket")
+    headers.append_checked("Connection", "Upgrade")
+    headers.append_checked("Sec-WebSocket-Accept", accept_key(offer.key))
     if subprotocol is not None:
-        headers.add("Sec-WebSocket-Protocol", subprotocol)
+        headers.append_checked("Sec-WebSocket-Protocol", subprotocol)
     if extensions_response:
-        headers.add("Sec-WebSocket-Extensions", extensions_response)
+        headers.append_checked("Sec-WebSocket-Extensions", extensions_response)
     if options.user_agent is not None:
         headers.add("Server", options.user_agent)
     _add_extra_headers(headers, options)
