@@ -115,3 +115,30 @@ class TestBuild:
     def test_every_field_is_a_known_name(self) -> None:
         for field in dataclasses.fields(Options):
             Options.build(**{field.name: getattr(Options(), field.name)})
+
+    def test_the_same_changes_give_the_same_object_once_built(self) -> None:
+        first = Options.build(max_queue=7, compression=None)
+        assert Options.build(compression=None, max_queue=7) is first
+        assert Options.build(max_queue=8, compression=None) is not first
+
+    def test_kept_options_are_told_apart_by_type(self) -> None:
+        assert Options.build(open_timeout=5).open_timeout == 5
+        assert type(Options.build(open_timeout=5.0).open_timeout) is float
+        Options.build(max_queue=1)
+        with pytest.raises(ArgumentError, match="max_queue"):
+            Options.build(max_queue=True)  # equal to 1, and still refused
+
+    def test_unhashable_values_are_built_each_time(self) -> None:
+        first = Options.build(subprotocols=["chat"])
+        second = Options.build(subprotocols=["chat"])
+        assert first == second and first is not second
+
+    def test_no_more_than_64_are_kept(self) -> None:
+        from airsocket.protocol import options as module
+
+        for size in range(1, 200):
+            Options.build(max_queue=size)
+        assert len(module._BUILT) <= 64
+        assert Options.build(max_queue=199) is Options.build(max_queue=199)
+        with pytest.raises(ArgumentError, match="unknown"):
+            Options.build(max_queue=1, nope=2)  # refused before anything is kept
