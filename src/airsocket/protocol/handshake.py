@@ -225,21 +225,24 @@ def build_request(
     """
     headers = Headers()
     # RFC 6455 4.1: the request MUST contain Host, Upgrade, Connection,
-    # Sec-WebSocket-Key and Sec-WebSocket-Version 13.
-    headers.add("Host", uri.host_header)
-    headers.add("Upgrade", "websocket")
-    headers.add("Connection", "Upgrade")
-    headers.add("Sec-WebSocket-Key", key)
-    headers.add("Sec-WebSocket-Version", VERSION)
+    # Sec-WebSocket-Key and Sec-WebSocket-Version 13. A host parse_uri()
+    # checked, constants, base64, tokens _subprotocol_offer() checked and a
+    # permessage-deflate offer of names and numbers: appended without checks.
+    append = headers.append_checked
+    append("Host", uri.host_header)
+    append("Upgrade", "websocket")
+    append("Connection", "Upgrade")
+    append("Sec-WebSocket-Key", key)
+    append("Sec-WebSocket-Version", VERSION)
     if options.subprotocols:
-        headers.add("Sec-WebSocket-Protocol", _subprotocol_offer(options.subprotocols))
+        append("Sec-WebSocket-Protocol", _subprotocol_offer(options.subprotocols))
     if extensions_offer:
-        headers.add("Sec-WebSocket-Extensions", extensions_offer)
+        append("Sec-WebSocket-Extensions", extensions_offer)
     if options.user_agent is not None:
         headers.add("User-Agent", options.user_agent)
     if uri.user_info is not None:
         credentials = ":".join(uri.user_info).encode("utf-8")  # RFC 7617 2.1 charset
-        headers.add("Authorization", "Basic " + base64.b64encode(credentials).decode("ascii"))
+        append("Authorization", "Basic " + base64.b64encode(credentials).decode("ascii"))
     _add_extra_headers(headers, options)
     return Request("GET", uri.resource_name, headers)
 
