@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from airsocket.protocol import deflate
 from airsocket.protocol.deflate import (
     PerMessageDeflate,
     client_accept,
@@ -136,6 +137,36 @@ class TestSection7_2_1Compression:
         first = sender.compress(b"Hello" * 4)
         assert first is not None and len(first) < 20
         assert sender.compress(b"Hello" * 4) == first  # no reference to the last
+
+    @pytest.mark.parametrize(("level", "bits", "mem_level"), [(1, 15, 8), (6, 12, 5), (9, 9, 1)])
+    def test_no_context_takeover_output_is_a_fresh_compressors(
+        self, level: int, bits: int, mem_level: int
+    ) -> None:
+        # Two connections take turns with one idle compressor, emptied with
+        # Z_FULL_FLUSH: every message comes out as a new compressor's would,
+        # so it inflates on its own (RFC 7692 7.1.1.1).
+        senders = [
+            PerMessageDeflate(
+                send_no_context_takeover=True,
+                send_window_bits=bits,
+                level=level,
+                mem_level=mem_level,
+            )
+            for _ in range(2)
+        ]
+        messages = [os.urandom(100) * 10, b"Hello" * 300, os.urandom(64), b"Hello" * 300]
+        for i, message in enumerate(messages):
+            fresh = zlib.compressobj(level, zlib.DEFLATED, -bits, mem_level)
+            expected = (fresh.compress(message) + fresh.flush(zlib.Z_SYNC_FLUSH))[:-4]
+            data = senders[i % 2].compress(message)
+            if len(expected) >= len(message):
+                assert data is None  # went uncompressed; the compressor is emptied all the same
+                continue
+            assert data == expected
+            alone = zlib.decompressobj(-bits)
+            assert alone.decompress(data + b"\x00\x00\xff\xff") == message
+        kind = (level, bits, mem_level)
+        assert len(deflate._IDLE_COMPRESSORS[kind]) == 1  # shared, not one each
 
     def test_min_size(self) -> None:
         sender = PerMessageDeflate(min_size=6)
