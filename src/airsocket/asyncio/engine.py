@@ -15,7 +15,8 @@ costs 5-6 us here, parsing a 64-byte frame about 1.2 us: coalescing is what
 lets a server answer a burst of 256 frames with one write, and a client send
 a burst of 256 messages with two (bench/README.md, "burst"). No callback is
 scheduled for a lone send: one more loop iteration per message costs a
-round trip 15 % (bench "roundtrip").
+round trip 15 % (bench "roundtrip"). Past 64 KiB, what leaves at once is
+gathered into one system call, not joined (see ``_write_gathered``).
 """
 
 from __future__ import annotations
