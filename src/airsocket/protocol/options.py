@@ -128,7 +128,7 @@ class Options:
         except KeyError:
             built = cls._built(_DEFAULTS, changes)
             if len(_BUILT) >= _BUILT_MAX:
-                _BUILT.pop(next(iter(_BUILT)))
+                _BUILT.clear()  # all at once: no step another thread could break
             _BUILT[key] = built
             return built
 
