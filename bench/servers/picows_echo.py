@@ -16,11 +16,11 @@ spends waking it up and reading them outweighs any client's own work.
 
 import asyncio
 import os
-import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import _benchlib as B
+import loadgen
 from picows import (
     WSListener,
     WSMsgType,
@@ -58,15 +58,6 @@ class Echo(WSListener):
             transport.send(mt, frame.get_payload_as_memoryview(), frame.fin, frame.rsv1)
 
 
-def server_header(opcode: int, size: int, rsv1: bool) -> bytes:
-    first = 0x80 | (0x40 if rsv1 else 0) | opcode
-    if size < 126:
-        return struct.pack("!BB", first, size)
-    if size < 65536:
-        return struct.pack("!BBH", first, 126, size)
-    return struct.pack("!BBQ", first, 127, size)
-
-
 class CoalescingEcho(Echo):
     """Echoes every data frame of one read in one write (at the end of the iteration)."""
 
@@ -89,7 +80,7 @@ class CoalescingEcho(Echo):
         if not self.out:
             self.loop.call_soon(self.flush)
         payload = frame.get_payload_as_bytes()
-        self.out += (server_header(int(mt), len(payload), frame.rsv1), payload)
+        self.out += (loadgen.header(int(mt), len(payload), False, frame.rsv1), payload)
 
 
 Listener = CoalescingEcho if args.coalesce else Echo

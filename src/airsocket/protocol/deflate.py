@@ -212,9 +212,6 @@ class PerMessageDeflate:
         """
         if len(payload) < self.min_size:
             return None
-        # RFC 7692 7.1.2: the sender MUST NOT use a larger window than
-        # agreed. 9 for 8: see the module docstring.
-        kind = (self.level, max(self.send_window_bits, 9), self.mem_level)
         if self.send_no_context_takeover:
             # RFC 7692 7.1.1.1/7.1.1.2: with no_context_takeover the sender
             # MUST start each message with an empty LZ77 window. Z_FULL_FLUSH
@@ -223,6 +220,7 @@ class PerMessageDeflate:
             # turn: no 38-262 KiB made and freed per message (bench "deflate",
             # client role: 12.7 -> 11.0 us to compress 4 KiB at W=15/memLevel
             # 8), and none held by an idle connection.
+            kind = self._kind()
             compressor = _take_compressor(kind)
             data = compressor.compress(payload)
             # RFC 7692 7.2.1 step 3: remove the 00 00 ff ff that the flush
@@ -234,11 +232,16 @@ class PerMessageDeflate:
                 return None  # nothing carries over: it may go uncompressed
             return data + flushed
         if self._compressor is None:
-            self._compressor = _new_compressor(kind)
+            self._compressor = _new_compressor(self._kind())
         compressor = self._compressor
         data = compressor.compress(payload)
         flushed = compressor.flush(zlib.Z_SYNC_FLUSH)[: -len(_TAIL)]
         return data + flushed
+
+    def _kind(self) -> tuple[int, int, int]:
+        # RFC 7692 7.1.2: the sender MUST NOT use a larger window than
+        # agreed. 9 for 8: see the module docstring.
+        return (self.level, max(self.send_window_bits, 9), self.mem_level)
 
     def decompress(self, data: bytes | bytearray | memoryview, fin: bool, max_size: int) -> bytes:
         """Inflate one frame's payload of a compressed message (RFC 7692 7.2.2).
