@@ -104,7 +104,7 @@ WORKLOADS = {
     "large16m": (
         "MiB",
         "16 MiB binary messages echoed, one at a time",
-        dict(n=8, size=16 << 20),
+        dict(n=16, size=16 << 20),
         dict(n=2, size=16 << 20),
     ),
     "deflate": (

@@ -49,8 +49,8 @@ def _lat(lat):
     return dict(p50_us=lat[len(lat) // 2] / 1e3, p99_us=lat[int(len(lat) * 0.99)] / 1e3)
 
 
-async def _measure(fn, n):
-    await fn(max(1, n // 10), warm=True)
+async def _measure(fn, n, warmup=None):
+    await fn(warmup or max(1, n // 10), warm=True)
     c0, t0 = time.process_time(), time.perf_counter()
     extra = await fn(n, warm=False) or {}
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -137,11 +137,11 @@ async def stream_workload(ad, a):
     elif wl.startswith("large"):
 
         async def run(count, warm):
-            for _ in range(count if not warm else 1):
+            for _ in range(count):
                 await send(payload)
                 await recv()
 
-        r = dict(await _measure(run, n), units=n * a.size / (1 << 20))
+        r = dict(await _measure(run, n, B.LARGE_WARMUP), units=n * a.size / (1 << 20))
     else:
         raise NA(f"n/a: unknown workload {wl}")
     await ad.close(conn)
@@ -286,7 +286,7 @@ async def callback_workload(ad, a):
             del lat[: max(1, n // 10)]  # the warm-up's samples
             r.update(_lat(lat))
         else:
-            r = dict(await _measure(run, n), units=n * a.size / (1 << 20))
+            r = dict(await _measure(run, n, B.LARGE_WARMUP), units=n * a.size / (1 << 20))
     else:
         raise NA(f"n/a: unknown workload {wl}")
     await ad.close(conn)
