@@ -487,10 +487,21 @@ class Connection(OpeningHandshake):
                     events.append(BinaryMessage(payload))
                 else:
                     events.append(TextMessage(payload.decode()))
+            elif fin and opcode and not self._msg_opcode:
+                # A whole compressed message in one frame: no fragments to
+                # carry over, so no message state and no incremental decoder
+                # (bench "deflate", client core in process: 5.3 -> 5.0 us to
+                # receive a 4 KiB message).
+                assert self._deflate is not None, "RSV1 is refused without the extension"
+                inflated = self._deflate.decompress(payload, True, self._max_size)
+                if opcode == 2:
+                    events.append(BinaryMessage(inflated))
+                else:
+                    events.append(TextMessage(inflated.decode()))
             else:
                 if opcode:
                     self._start_message(opcode, bool(rsv1))
-                self._feed_message(payload, bool(fin), events, bool(opcode and fin))
+                self._feed_message(payload, bool(fin), events)
         if pos < end and not self._discard:
             self._tail = buf[pos:end]
 
@@ -563,18 +574,12 @@ class Connection(OpeningHandshake):
         if opcode == 1:
             self._decoder.reset()
 
-    def _feed_message(
-        self, chunk: bytes, last: bool, events: list[Event], whole: bool = False
-    ) -> None:
+    def _feed_message(self, chunk: bytes, last: bool, events: list[Event]) -> None:
         if self._msg_compressed:
             assert self._deflate is not None, "RSV1 is refused without the extension"
             chunk = self._deflate.decompress(chunk, last, self._max_size - self._msg_out)
             self._msg_out += len(chunk)
-        if self._msg_opcode == 1 and whole:
-            # A whole (compressed) message in one frame: nothing to carry over
-            # between fragments, so no incremental decoder (0.5 us of 15).
-            self._msg_parts.append(chunk.decode())
-        elif self._msg_opcode == 1:
+        if self._msg_opcode == 1:
             piece = self._decoder.decode(chunk, last)
             if piece:
                 self._msg_parts.append(piece)
