@@ -217,8 +217,8 @@ class PerMessageDeflate:
             # turn: no 38-262 KiB made and freed per message (bench "deflate",
             # client role: 12.7 -> 11.0 us to compress 4 KiB at W=15/memLevel
             # 8), and none held by an idle connection.
-            # The pool is looked up once per codec (0.6 us a message was spent
-            # on the lookup and on making its key).
+            # The pool is looked up once per codec, not per message with a
+            # key made each time (4 KiB, in process: 8.69 -> 8.23 us).
             idle = self._idle
             if idle is None:
                 idle = self._idle = _IDLE_COMPRESSORS.setdefault(self._kind(), [])
