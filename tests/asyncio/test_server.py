@@ -217,6 +217,27 @@ class TestHandlerLifetime:
         run(main())
 
 
+class TestEndOfTheTcpConnection:
+    """How the server ends its TCP stream (RFC 6455 7.1.1, 7.1.7)."""
+
+    def test_a_failing_server_reads_on_so_the_data_in_flight_cannot_reset_it(self, run):
+        async def main():
+            async with airsocket.serve(echo, "127.0.0.1", 0, close_timeout=600) as server:
+                peer = await RawPeer.open(port_of(server))
+                await peer.upgrade()
+                # A violation, then 4 MiB the server will never parse, all in
+                # flight before the peer reads: closing the socket with them
+                # unread would answer with RST, which may destroy the close
+                # frame before the peer reads it.
+                peer.send(frame(3, b"") + frame(2, bytes(65536)) * 64)
+                assert await peer.read_close() == (1002, "")
+                assert await peer.at_eof()
+                peer.close()
+                await eventually(lambda: not server.connections)
+
+        run(main())
+
+
 class TestProcessRequest:
     @pytest.mark.parametrize("kind", ["sync", "async"])
     def test_response_answers_plain_http(self, run, kind):
