@@ -48,6 +48,7 @@ def scan_frames(
     events: list[_E],
     text_cls: Callable[[str], _E],
     binary_cls: Callable[[bytes], _E],
+    inflate: Callable[[bytes], bytes] | None = None,
     /,
 ) -> int:
     """Parse the simple frames of ``buf`` from ``pos``; return the position after them.
@@ -58,6 +59,11 @@ def scan_frames(
     class, an instance whose ``data`` attribute is set without calling
     ``__init__``; for another callable, ``text_cls(str)`` or
     ``binary_cls(bytes)``. Stops before the first other frame.
+
+    With ``inflate``, a frame with RSV1 set (and otherwise simple, whatever
+    its size) is simple too: its unmasked payload goes through ``inflate``,
+    and text is then decoded as strict UTF-8. What ``inflate`` raises, and
+    a UnicodeDecodeError, propagate: the decompressor has moved on.
     """
 
 def frame(

@@ -444,8 +444,10 @@ def test_scan_propagates_errors_of_the_classes() -> None:
 def test_scan_bad_arguments() -> None:
     buf = wire_frame(2, b"abc", mask=MASK)
     args: tuple[object, ...] = (True, BIG, [], TextMessage, BinaryMessage)
-    with pytest.raises(TypeError, match="7 arguments"):
+    with pytest.raises(TypeError, match="7 or 8 arguments"):
         speedups.scan_frames(buf, 0)
+    with pytest.raises(TypeError, match="7 or 8 arguments"):
+        speedups.scan_frames(buf, 0, *args, None, None)
     with pytest.raises(TypeError, match="bytes"):
         speedups.scan_frames(bytearray(buf), 0, *args)
     with pytest.raises(TypeError, match="bytes"):
@@ -460,3 +462,103 @@ def test_scan_bad_arguments() -> None:
         speedups.scan_frames(buf, 0, True, 1 << 64, [], TextMessage, BinaryMessage)
     with pytest.raises(TypeError, match="list"):
         speedups.scan_frames(buf, 0, True, BIG, (), TextMessage, BinaryMessage)
+
+
+# ----------------------------------------------------------------------
+# Whole compressed frames (RSV1), given an inflate callable
+
+
+class Inflater:
+    """A stand-in for the codec: records what it is given, returns a fixed map."""
+
+    def __init__(self, results: dict[bytes, object]) -> None:
+        self.results = results
+        self.calls: list[bytes] = []
+
+    def __call__(self, payload: bytes) -> object:
+        self.calls.append(payload)
+        result = self.results[payload]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+RSV1 = 0b100
+
+
+def scan_inflating(buf: bytes, inflate: object, max_size: int = BIG) -> tuple[int, list[Event]]:
+    events: list[Event] = []
+    end: int = speedups.scan_frames(
+        buf, 0, True, max_size, events, TextMessage, BinaryMessage, inflate
+    )
+    return end, events
+
+
+def test_scan_inflates_whole_compressed_frames() -> None:
+    inflate = Inflater({b"t": "héllo".encode(), b"b": b"\x00\xffbinary"})
+    buf = (
+        wire_frame(1, b"t", rsv=RSV1, mask=MASK)
+        + wire_frame(2, b"b", rsv=RSV1, mask=OTHER_MASK)
+        + wire_frame(2, b"plain", mask=MASK)
+    )
+    assert scan_inflating(buf, inflate) == (
+        len(buf),
+        [TextMessage("héllo"), BinaryMessage(b"\x00\xffbinary"), BinaryMessage(b"plain")],
+    )
+    assert inflate.calls == [b"t", b"b"]  # unmasked before inflating
+
+
+def test_scan_bounds_compressed_frames_by_inflate_not_max_size() -> None:
+    payload = pattern(300)
+    inflate = Inflater({payload: b"small"})
+    buf = wire_frame(2, payload, rsv=RSV1, mask=MASK)
+    assert scan_inflating(buf, inflate, max_size=10) == (len(buf), [BinaryMessage(b"small")])
+
+
+def test_scan_without_inflate_stops_at_a_compressed_frame() -> None:
+    plain = wire_frame(2, b"plain", mask=MASK)
+    buf = plain + wire_frame(2, b"b", rsv=RSV1, mask=MASK)
+    assert scan(buf) == (len(plain), [BinaryMessage(b"plain")])
+    assert scan_inflating(buf, None) == (len(plain), [BinaryMessage(b"plain")])
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        wire_frame(2, b"b", rsv=RSV1 | 0b010, mask=MASK),  # RSV2 too
+        wire_frame(2, b"b", rsv=RSV1 | 0b001, mask=MASK),  # RSV3 too
+        wire_frame(2, b"b", rsv=RSV1, fin=False, mask=MASK),  # a first fragment
+        wire_frame(0, b"b", rsv=RSV1, mask=MASK),  # a continuation
+        wire_frame(9, b"b", rsv=RSV1, mask=MASK),  # a control frame
+        wire_frame(2, b"b", rsv=RSV1),  # unmasked from a client
+        wire_frame(2, b"b", rsv=RSV1, mask=MASK)[:-1],  # not whole yet
+    ],
+    ids=["rsv2", "rsv3", "not-fin", "continuation", "ping", "unmasked", "partial"],
+)
+def test_scan_leaves_other_rsv1_frames_to_the_caller(frame: bytes) -> None:
+    inflate = Inflater({})
+    assert scan_inflating(frame, inflate) == (0, [])
+    assert inflate.calls == []
+
+
+def test_scan_propagates_what_inflate_raises_after_the_messages_before() -> None:
+    inflate = Inflater({b"bad": ValueError("not deflate")})
+    events: list[Event] = []
+    buf = wire_frame(2, b"ok", mask=MASK) + wire_frame(2, b"bad", rsv=RSV1, mask=MASK)
+    with pytest.raises(ValueError, match="not deflate"):
+        speedups.scan_frames(buf, 0, True, BIG, events, TextMessage, BinaryMessage, inflate)
+    assert events == [BinaryMessage(b"ok")]
+
+
+@pytest.mark.parametrize("bad", INVALID_UTF8)
+def test_scan_raises_for_invalid_utf8_once_inflated(bad: bytes) -> None:
+    # Not left to the caller: the decompressor has already taken the frame.
+    inflate = Inflater({b"t": b"ok " + bad})
+    with pytest.raises(UnicodeDecodeError):
+        scan_inflating(wire_frame(1, b"t", rsv=RSV1, mask=MASK), inflate)
+
+
+def test_scan_wants_bytes_from_inflate() -> None:
+    inflate = Inflater({b"t": bytearray(b"x")})
+    with pytest.raises(TypeError, match="inflate must return bytes"):
+        scan_inflating(wire_frame(1, b"t", rsv=RSV1, mask=MASK), inflate)
