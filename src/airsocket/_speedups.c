@@ -659,11 +659,6 @@ typedef struct {
     PyObject *data_name;
 } speedups_state;
 
-/* An event for one message: cls(data) for a callable, but for a class an
- * instance with its "data" attribute set and __init__ not called. The
- * events are __slots__ classes whose __init__ only sets data, and calling
- * a Python __init__ from C is 60 % of the cost of building one (bench
- * "burst", in process: 0.67 -> 0.64 us a message). */
 /* A new bytes object holding the n payload bytes at src, unmasked with key
  * (or copied as they are when key is NULL). */
 static PyObject *
@@ -680,6 +675,11 @@ unmask_copy(const unsigned char *src, Py_ssize_t n, const unsigned char *key)
     return data;
 }
 
+/* An event for one message: cls(data) for a callable, but for a class an
+ * instance with its "data" attribute set and __init__ not called. The
+ * events are __slots__ classes whose __init__ only sets data, and calling
+ * a Python __init__ from C is 60 % of the cost of building one (bench
+ * "burst", in process: 0.67 -> 0.64 us a message). */
 static PyObject *
 make_event(PyObject *cls, PyObject *data, PyObject *data_name)
 {
@@ -759,7 +759,7 @@ scan_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         uint64_t length;
         unsigned int first;
         int compressed = 0;
-        PyObject *data, *event;
+        PyObject *data, *cls, *event;
         int rc;
 
         if (avail < 2) {
@@ -837,27 +837,25 @@ scan_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 return NULL;
             }
             if (first == 0xC2) {
-                event = make_event(binary_cls, out, data_name);
+                data = out;
+                cls = binary_cls;
             }
             else {
-                data = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(out),
-                                            PyBytes_GET_SIZE(out), NULL);
+                data = decode_text((const unsigned char *)PyBytes_AS_STRING(out),
+                                   PyBytes_GET_SIZE(out), NULL);
                 Py_DECREF(out);
                 if (data == NULL) {
                     return NULL; /* UnicodeDecodeError: 1007 for the caller */
                 }
-                out = data;
-                event = make_event(text_cls, data, data_name);
+                cls = text_cls;
             }
-            Py_DECREF(out);
         }
         else if (first == 0x82) {
             data = unmask_copy(head + header, n, key);
             if (data == NULL) {
                 return NULL;
             }
-            event = make_event(binary_cls, data, data_name);
-            Py_DECREF(data);
+            cls = binary_cls;
         }
         else {
             data = decode_text(head + header, n, key);
@@ -870,9 +868,10 @@ scan_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 }
                 return NULL;
             }
-            event = make_event(text_cls, data, data_name);
-            Py_DECREF(data);
+            cls = text_cls;
         }
+        event = make_event(cls, data, data_name);
+        Py_DECREF(data);
         if (event == NULL) {
             return NULL;
         }
