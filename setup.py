@@ -1,7 +1,8 @@
-"""Builds the optional C accelerator; the package works without it.
+"""Builds the optional C accelerators; the package works without them.
 
-Set AIRSOCKET_NO_EXTENSION=1 to skip the build. A failed build (no compiler)
-leaves the pure-Python path, which passes the same tests.
+Set AIRSOCKET_NO_EXTENSION=1 to skip the build. A failed build (no compiler,
+or no zlib headers for the deflate one) leaves the pure-Python path, which
+passes the same tests.
 """
 
 import os
@@ -14,6 +15,15 @@ if not os.environ.get("AIRSOCKET_NO_EXTENSION"):
         Extension(
             "airsocket._speedups",
             sources=["src/airsocket/_speedups.c"],
+            optional=True,
+            extra_compile_args=["-O3"],
+        )
+    )
+    ext_modules.append(
+        Extension(
+            "airsocket._deflate_speedups",
+            sources=["src/airsocket/_deflate_speedups.c"],
+            libraries=["z"],
             optional=True,
             extra_compile_args=["-O3"],
         )

@@ -16,6 +16,9 @@ What DESIGN.md ("Tests") asks of every core test lives here once:
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -456,3 +459,20 @@ def first_invalid_utf8(data: bytes) -> int | None:
                 return i + k
         i += count + 1
     return None
+
+
+def speedups_flag(module: str, value: str | None, prelude: str = "") -> str:
+    """Print ``module.SPEEDUPS`` from a fresh interpreter.
+
+    ``AIRSOCKET_NO_SPEEDUPS`` is set to ``value`` (None: unset), and
+    ``prelude`` runs before the import.
+    """
+    env = dict(os.environ)
+    env.pop("AIRSOCKET_NO_SPEEDUPS", None)
+    if value is not None:
+        env["AIRSOCKET_NO_SPEEDUPS"] = value
+    code = f"{prelude}import {module} as m; print(m.SPEEDUPS)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()

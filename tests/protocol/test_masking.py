@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from types import ModuleType
 
@@ -14,6 +11,8 @@ from hypothesis import strategies as st
 
 from airsocket.protocol import masking
 from airsocket.protocol.masking import apply_mask_into_python, apply_mask_python
+
+from .helpers import speedups_flag
 
 MASK = b"\x8a\x3f\x00\xf1"
 LARGE_SIZES = [1023, 4095, 4096, 4097, 65535, 65536, 65537, 1 << 20, (1 << 20) + 3]
@@ -289,15 +288,7 @@ def test_apply_mask_is_consistent_with_flag() -> None:
 
 
 def import_flag(value: str | None, prelude: str = "") -> str:
-    env = dict(os.environ)
-    env.pop("AIRSOCKET_NO_SPEEDUPS", None)
-    if value is not None:
-        env["AIRSOCKET_NO_SPEEDUPS"] = value
-    code = prelude + "import airsocket.protocol.masking as m; print(m.SPEEDUPS)"
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
+    return speedups_flag("airsocket.protocol.masking", value, prelude)
 
 
 @pytest.mark.parametrize("value", ["1", "yes", "true"])

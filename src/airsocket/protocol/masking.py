@@ -27,6 +27,7 @@ __all__ = [
     "apply_mask_python",
     "frame",
     "scan_frames",
+    "speedups_allowed",
 ]
 
 BytesLike: TypeAlias = bytes | bytearray | memoryview
@@ -286,7 +287,7 @@ class PayloadBufferPython:
         return bytes(buffer)
 
 
-def _speedups_allowed() -> bool:
+def speedups_allowed() -> bool:
     """Return whether ``AIRSOCKET_NO_SPEEDUPS`` leaves the C versions on."""
     return os.environ.get("AIRSOCKET_NO_SPEEDUPS", "") in ("", "0")
 
@@ -297,7 +298,7 @@ apply_mask = apply_mask_python
 apply_mask_into = apply_mask_into_python
 PayloadBuffer: type[PayloadBufferPython] = PayloadBufferPython
 
-if _speedups_allowed():
+if speedups_allowed():
     try:
         from airsocket._speedups import PayloadBuffer as _CPayloadBuffer
         from airsocket._speedups import apply_mask as _c_apply_mask
