@@ -62,7 +62,7 @@ def test_one_input(data: bytes) -> None:
     ended = False
     for start in range(0, len(body), size):
         events += conn.receive_data(body[start : start + size])
-        if conn.failure_pending:
+        if conn.input_pending:
             events += conn.receive_data(b"")
         ended = check_output(conn, ended)
     events += conn.receive_eof()

@@ -19,7 +19,7 @@ if ! "$PY" -c "import atheris" 2>/dev/null; then
 fi
 
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(frames http handshake)
+[ ${#targets[@]} -eq 0 ] && targets=(frames http handshake inflate)
 mkdir -p artifacts
 failed=()
 for name in "${targets[@]}"; do
