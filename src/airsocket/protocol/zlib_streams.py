@@ -55,8 +55,8 @@ class DeflaterPython:
         empty: ``b""`` is no valid compressed message.
         """
         head = self._zlib.compress(data)
-        # The flush's output holds the whole tail, so a large message is not
-        # copied once more when head is empty (b"" + x is x).
+        # compress() usually returns b"" and flush() everything, the tail
+        # included: then the slice is the one copy (b"" + x is x).
         rest = self._zlib.flush(zlib.Z_FULL_FLUSH if full_flush else zlib.Z_SYNC_FLUSH)
         if rest[-4:] != _TAIL:
             raise zlib.error("the flush did not end with 00 00 ff ff")
