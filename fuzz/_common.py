@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import pathlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 # RFC 6455 1.3's opening handshake, with a permessage-deflate offer so that
 # the frames target can reach the inflating path too: request line, Host,
@@ -50,3 +50,12 @@ def write_seeds_if_asked(seeds: Iterable[bytes]) -> None:
         for seed in seeds:
             (folder / hashlib.sha1(seed).hexdigest()).write_bytes(seed)
         sys.exit(0)
+
+
+def fuzz(seeds: Iterable[bytes], test_one_input: Callable[[bytes], None]) -> None:
+    """A target's entry point: write its seeds when asked, else fuzz it."""
+    import atheris
+
+    write_seeds_if_asked(seeds)
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()

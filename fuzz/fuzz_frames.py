@@ -9,10 +9,8 @@ must keep the contract: bytes, END_OF_STREAM at most once and last.
 
 from __future__ import annotations
 
-import sys
-
 import atheris
-from _common import REQUEST, RESPONSE, fixed_random, write_seeds_if_asked
+from _common import REQUEST, RESPONSE, fixed_random, fuzz
 
 with atheris.instrument_imports(include=["airsocket"]):
     from airsocket.protocol.connection import END_OF_STREAM, Connection, Role
@@ -72,11 +70,5 @@ def test_one_input(data: bytes) -> None:
     assert len(endings) <= 1 and (not endings or events[-1] is endings[0])
 
 
-def main() -> None:
-    write_seeds_if_asked(SEEDS)
-    atheris.Setup(sys.argv, test_one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzz(SEEDS, test_one_input)

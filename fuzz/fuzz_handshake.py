@@ -10,10 +10,9 @@ accepted request must yield a 101 response.
 from __future__ import annotations
 
 import contextlib
-import sys
 
 import atheris
-from _common import REQUEST, RESPONSE, fixed_random, write_seeds_if_asked
+from _common import REQUEST, RESPONSE, fixed_random, fuzz
 
 with atheris.instrument_imports(include=["airsocket"]):
     from airsocket.protocol import handshake
@@ -76,11 +75,5 @@ def test_one_input(data: bytes) -> None:
             parse([text])
 
 
-def main() -> None:
-    write_seeds_if_asked(SEEDS)
-    atheris.Setup(sys.argv, test_one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzz(SEEDS, test_one_input)

@@ -9,10 +9,9 @@ out; a request that parses must serialize back to one that parses the same.
 from __future__ import annotations
 
 import contextlib
-import sys
 
 import atheris
-from _common import REQUEST, RESPONSE, write_seeds_if_asked
+from _common import REQUEST, RESPONSE, fuzz
 
 with atheris.instrument_imports(include=["airsocket"]):
     from airsocket.protocol.exceptions import InvalidHandshake
@@ -63,11 +62,5 @@ def test_one_input(data: bytes) -> None:
         parse_response(head, options)
 
 
-def main() -> None:
-    write_seeds_if_asked(SEEDS)
-    atheris.Setup(sys.argv, test_one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzz(SEEDS, test_one_input)

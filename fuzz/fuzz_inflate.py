@@ -10,11 +10,10 @@ compare) when the extension was not built.
 
 from __future__ import annotations
 
-import sys
 import zlib
 
 import atheris
-from _common import write_seeds_if_asked
+from _common import fuzz
 
 with atheris.instrument_imports(include=["airsocket"]):
     from airsocket.protocol.zlib_streams import InflaterPython
@@ -75,11 +74,5 @@ def test_one_input(data: bytes) -> None:
         assert c_result == python_result, (c_result, python_result)
 
 
-def main() -> None:
-    write_seeds_if_asked(SEEDS)
-    atheris.Setup(sys.argv, test_one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main()
+    fuzz(SEEDS, test_one_input)
