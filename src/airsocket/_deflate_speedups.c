@@ -9,8 +9,8 @@
  * frame, the 00 00 ff ff the receiver appends (7.2.2), never producing more
  * than a limit. airsocket.protocol.zlib_streams holds the pure-Python
  * versions, which give the same bytes; this module only makes them faster
- * (4 KiB of JSON-like text at level 1, in process: compressing 8.05 ->
- * 7.4 us, where zlib alone takes 7.3).
+ * (4 KiB of JSON-like text at level 1, in process: compressing 8.35 ->
+ * 7.77 us and inflating 3.70 -> 3.53, where zlib alone takes 7.3 and 3.4).
  *
  * zlib allocates through PyMem_RawMalloc, as Python's zlib module does, so
  * tracemalloc sees it. The GIL is released for inputs of 64 KiB and more;
@@ -94,6 +94,18 @@ fail(PyObject *self, int err, const char *what)
                  msg != NULL ? msg : "no progress");
 }
 
+/* Raw DEFLATE windows zlib accepts both ways (8 is refused to compress);
+ * else ValueError. */
+static int
+valid_wbits(int wbits)
+{
+    if (wbits < 9 || wbits > 15) {
+        PyErr_Format(PyExc_ValueError, "wbits must be 9 to 15, not %d", wbits);
+        return 0;
+    }
+    return 1;
+}
+
 /* Set up a new stream object: zlib allocates through Python's raw
  * allocator. The caller initialises zlib. */
 static Stream *
@@ -153,7 +165,6 @@ finish(Stream *self, Py_buffer *view, int err, PyObject *out, Py_ssize_t used,
     return out;
 }
 
-
 /* One call of zlib's deflate or inflate with `flush`, writing at *used in
  * *out, which first grows (doubling, to at most cap bytes) when full.
  * Without the GIL when `release` is set: zlib touches only its own state
@@ -202,8 +213,7 @@ Deflater_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                                      &level, &wbits, &memlevel)) {
         return NULL;
     }
-    if (wbits < 9 || wbits > 15) {
-        PyErr_Format(PyExc_ValueError, "wbits must be 9 to 15, not %d", wbits);
+    if (!valid_wbits(wbits)) {
         return NULL;
     }
     Stream *self = new_stream(type);
@@ -358,8 +368,7 @@ Inflater_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "i:Inflater", keywords, &wbits)) {
         return NULL;
     }
-    if (wbits < 9 || wbits > 15) {
-        PyErr_Format(PyExc_ValueError, "wbits must be 9 to 15, not %d", wbits);
+    if (!valid_wbits(wbits)) {
         return NULL;
     }
     Stream *self = new_stream(type);

@@ -31,6 +31,12 @@ __all__ = ["SPEEDUPS", "Deflater", "DeflaterPython", "Inflater", "InflaterPython
 _TAIL = b"\x00\x00\xff\xff"
 
 
+def _check_wbits(wbits: int) -> None:
+    # Raw DEFLATE windows zlib accepts both ways (8 is refused to compress).
+    if not 9 <= wbits <= 15:
+        raise ValueError(f"wbits must be 9 to 15, not {wbits}")
+
+
 class DeflaterPython:
     """A raw DEFLATE compressor that takes one whole message per call.
 
@@ -43,8 +49,7 @@ class DeflaterPython:
     __slots__ = ("_zlib",)
 
     def __init__(self, level: int, wbits: int, memlevel: int) -> None:
-        if not 9 <= wbits <= 15:
-            raise ValueError(f"wbits must be 9 to 15, not {wbits}")
+        _check_wbits(wbits)
         self._zlib = zlib.compressobj(level, zlib.DEFLATED, -wbits, memlevel)
 
     def compress(self, data: BytesLike, full_flush: bool, /) -> bytes:
@@ -73,8 +78,7 @@ class InflaterPython:
     __slots__ = ("_zlib",)
 
     def __init__(self, wbits: int) -> None:
-        if not 9 <= wbits <= 15:
-            raise ValueError(f"wbits must be 9 to 15, not {wbits}")
+        _check_wbits(wbits)
         self._zlib = zlib.decompressobj(-wbits)
 
     @property
