@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from airsocket.protocol import connection
+from airsocket.protocol import connection, masking
 from airsocket.protocol.connection import Connection, Role, State
 from airsocket.protocol.events import (
     BinaryMessage,
@@ -493,11 +493,25 @@ class TestRFC6455Section5_6DataFrames:
         [frame] = server.data_to_send()
         assert frame == out[0] + payload
 
-    def test_large_client_payload_is_masked_in_one_piece(self) -> None:
+    @pytest.mark.parametrize("length", [65535, 65536, 200_003])
+    def test_large_client_payload_leaves_apart_from_its_header(self, length: int) -> None:
         client = opened(Role.CLIENT)
-        client.send_binary(b"L" * (64 * 1024))
-        [frame] = client.data_to_send()
-        assert parse_frames(frame) == [parse_frames(wire_frame(2, b"L" * 65536, mask=MASK))[0]]
+        payload = bytes(range(256)) * (length // 256) + b"L" * (length % 256)
+        client.send_binary(payload)
+        out = client.data_to_send()
+        assert b"".join(out) == wire_frame(2, payload, mask=MASK)
+        if length < 65536:
+            assert len(out) == 1  # one piece: header, key and masked payload
+        else:
+            # FIN + binary, MASK + 127, the 64-bit length, the key | the masked payload
+            assert out[0] == bytes.fromhex("82 ff") + length.to_bytes(8, "big") + MASK
+            # In the pieces masking made: one from C, about 64 KiB ones from Python.
+            sizes = [len(piece) for piece in out[1:]]
+            if masking.SPEEDUPS:
+                assert sizes == [length]
+            else:
+                assert sizes[:-1] == [65536] * (len(sizes) - 1)
+                assert 4 <= sizes[-1] <= 65539
 
 
 class TestPreparedFrames:

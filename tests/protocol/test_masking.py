@@ -10,7 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airsocket.protocol import masking
-from airsocket.protocol.masking import apply_mask_into_python, apply_mask_python
+from airsocket.protocol.masking import (
+    apply_mask_into_python,
+    apply_mask_python,
+    mask_pieces,
+    mask_pieces_python,
+)
 
 from .helpers import speedups_flag
 
@@ -50,6 +55,26 @@ def test_python_matches_reference(n: int) -> None:
         result = apply_mask_python(value, MASK)
         assert type(result) is bytes
         assert result == expected
+
+
+@pytest.mark.parametrize("pieces", [mask_pieces_python, mask_pieces], ids=["python", "selected"])
+@pytest.mark.parametrize("n", [0, 5, 65536, 65537, 65540, 65541, 131_075, (1 << 20) + 3])
+def test_pieces_join_to_the_masked_data(pieces: Callable[..., list[bytes]], n: int) -> None:
+    data = payload(n)
+    expected = reference(data, MASK)
+    for value in variants(data):
+        parts = pieces(value, MASK)
+        assert b"".join(parts) == expected
+        # Each piece is masked from its own start: the cuts must fall on
+        # multiples of 4, and no piece may be empty.
+        ends = [sum(len(p) for p in parts[: i + 1]) for i in range(len(parts) - 1)]
+        assert all(end % 4 == 0 for end in ends)
+        assert all(parts) or n == 0
+
+
+def test_python_pieces_are_64_kib_apart() -> None:
+    parts = mask_pieces_python(payload((1 << 20) + 3), MASK)
+    assert [len(p) for p in parts] == [65536] * 15 + [65539]
 
 
 def test_empty() -> None:
@@ -282,9 +307,11 @@ def test_apply_mask_is_consistent_with_flag() -> None:
         speedups = pytest.importorskip("airsocket._speedups")
         assert masking.apply_mask is speedups.apply_mask
         assert masking.apply_mask_into is speedups.apply_mask_into
+        assert masking.mask_pieces is not mask_pieces_python
     else:
         assert masking.apply_mask is apply_mask_python
         assert masking.apply_mask_into is apply_mask_into_python
+        assert masking.mask_pieces is mask_pieces_python
 
 
 def import_flag(value: str | None, prelude: str = "") -> str:

@@ -66,11 +66,11 @@ from .frames import (
     serialize_close,
 )
 from .http import Request, Response
-from .masking import SPEEDUPS, PayloadBuffer, PayloadBufferPython, apply_mask
+from .masking import SPEEDUPS, PayloadBuffer, PayloadBufferPython, apply_mask, mask_pieces
 from .masking import scan_frames as _scan_frames
 from .opening import OpeningHandshake
 from .options import Options
-from .states import END_OF_STREAM, Role, State
+from .states import END_OF_STREAM, Chunk, Role, State
 
 __all__ = ["END_OF_STREAM", "Connection", "Role", "State"]
 
@@ -185,7 +185,7 @@ class Connection(OpeningHandshake):
         self._offer: handshake.ClientOffer | None = None
         self._awaiting_answer = False
         self._request_error: InvalidHandshake | None = None
-        self._out: list[bytes] = []
+        self._out: list[Chunk] = []
         self._head = bytearray()
         self._tail = b""
         self._discard = False
@@ -248,7 +248,7 @@ class Connection(OpeningHandshake):
         """Whether ``data_to_send()`` has something to return."""
         return bool(self._out)
 
-    def data_to_send(self) -> list[bytes]:
+    def data_to_send(self) -> list[Chunk]:
         """Return (and forget) what to write, in order; see :data:`END_OF_STREAM`."""
         out = self._out
         self._out = []
@@ -680,10 +680,17 @@ class Connection(OpeningHandshake):
             if compressed is not None:
                 data = compressed
                 rsv1 = True
-        if self._next_mask is not None:  # RFC 6455 5.3: a client masks every frame
-            self._out.append(build_frame(opcode, data, self._next_mask(), rsv1))
-            return
         length = len(data)
+        if self._next_mask is not None:  # RFC 6455 5.3: a client masks every frame
+            if length < _SPLIT_SIZE:
+                self._out.append(build_frame(opcode, data, self._next_mask(), rsv1))
+            else:
+                # The masked payload leaves in the pieces masking made, after
+                # the header (see masking.mask_pieces_python for the figure).
+                mask = self._next_mask()
+                self._out.append(frame_header(opcode, length, rsv1=rsv1, masked=True) + mask)
+                self._out += mask_pieces(data, mask)
+            return
         if length < 126 and not rsv1:
             self._out.append(SHORT_HEADERS[opcode][length] + data)
         elif length >= _SPLIT_SIZE and type(data) is bytes:

@@ -24,7 +24,7 @@ from .http import (
     serialize_response,
 )
 from .options import Options
-from .states import END_OF_STREAM, Role, State
+from .states import END_OF_STREAM, Chunk, Role, State
 from .uri import WebSocketURI, parse_uri
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class OpeningHandshake:
     _offer: handshake.ClientOffer | None
     _awaiting_answer: bool
     _request_error: InvalidHandshake | None
-    _out: list[bytes]
+    _out: list[Chunk]
     _head: bytearray
     _tail: bytes
 

@@ -7,8 +7,13 @@ half, can use them too; both are re-exported by :mod:`.connection`.
 from __future__ import annotations
 
 import enum
+from typing import TypeAlias
 
-__all__ = ["END_OF_STREAM", "Role", "State"]
+__all__ = ["END_OF_STREAM", "Chunk", "Role", "State"]
+
+#: A piece of ``data_to_send()``: bytes, or a bytearray the core made for that
+#: output alone and never touches again (a large masked payload, in pieces).
+Chunk: TypeAlias = bytes | bytearray
 
 #: The marker in ``data_to_send()`` that asks the I/O layer to end the stream.
 END_OF_STREAM = b""

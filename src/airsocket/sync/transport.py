@@ -27,6 +27,8 @@ import threading
 import time
 from typing import Any
 
+from ..protocol.states import Chunk
+
 __all__ = ["Output", "Transport", "remaining"]
 
 #: Bytes asked of the socket per read.
@@ -166,7 +168,7 @@ class Transport:
                 return b"".join(parts), True
             raise
 
-    def encode(self, chunks: list[bytes]) -> list[bytes]:
+    def encode(self, chunks: list[Chunk]) -> list[Chunk]:
         """Return what to write to send ``chunks``; call it under the lock.
 
         TLS records are numbered: the ciphertext must reach the socket in the
@@ -179,7 +181,7 @@ class Transport:
             tls.write(chunk)
         return self._take_output()
 
-    def encode_end(self) -> list[bytes]:
+    def encode_end(self) -> list[Chunk]:
         """Return what to write before ending the stream (TLS close_notify)."""
         tls = self._tls
         if tls is None:
@@ -189,16 +191,16 @@ class Transport:
             tls.unwrap()
         return self._take_output()
 
-    def pending_output(self) -> list[bytes]:
+    def pending_output(self) -> list[Chunk]:
         """Return what TLS produced while reading (e.g. a key update); call it under the lock."""
         return [] if self._tls is None else self._take_output()
 
-    def _take_output(self) -> list[bytes]:
+    def _take_output(self) -> list[Chunk]:
         # Never an empty chunk: b"" is the connection's end-of-stream marker.
         data = self._outgoing.read()
         return [data] if data else []
 
-    def sendall(self, data: bytes) -> None:
+    def sendall(self, data: Chunk) -> None:
         """Write ``data``, blocking while the peer does not read."""
         if data:
             self.sock.sendall(data)
@@ -238,13 +240,13 @@ class Output:
         self.transport = transport
         self._lock = lock
         self._write_lock = threading.Lock()
-        self._pending: list[bytes] = []
+        self._pending: list[Chunk] = []
         #: Set (under the lock) once nothing more may be written.
         self.stopped = False
         #: The error that made a write fail, if any.
         self.error: OSError | None = None
 
-    def queue(self, out: list[bytes]) -> None:
+    def queue(self, out: list[Chunk]) -> None:
         """Queue the core's ``data_to_send()``; call it under the lock.
 
         Args:
@@ -307,13 +309,13 @@ class Output:
             self.transport.close()
 
 
-def coalesce(chunks: list[bytes]) -> list[bytes]:
+def coalesce(chunks: list[Chunk]) -> list[Chunk]:
     """Join runs of small chunks so that they leave in one system call.
 
     ``b""`` markers (end of stream) stay where they are, alone.
     """
-    out: list[bytes] = []
-    run: list[bytes] = []
+    out: list[Chunk] = []
+    run: list[Chunk] = []
     size = 0
     for chunk in chunks:
         small = 0 < len(chunk) < JOIN_LIMIT
