@@ -35,6 +35,19 @@ values = st.text(
 ).map(lambda s: s.strip(" \t"))
 
 
+# Pieces of header lines, valid and not, for the property test of parsing.
+LINE_PIECES = [b"X-Name", b":", b": ", b" ", b"\t", b"\r\n", b"\r", b"\n", b"\x00", b"\xe9", b"a b"]
+
+
+def reference_field(line: str) -> tuple[str, str] | None:
+    """RFC 7230 3.2, one line: ``(name, value)``, or None if it is no header field."""
+    name, colon, value = line.partition(":")
+    value = value.strip(" \t")
+    valid_name = all(c in "!#$%&'*+-.^_`|~" or (c.isascii() and c.isalnum()) for c in name)
+    valid_value = all(c == "\t" or " " <= c <= "~" or "\x80" <= c <= "\xff" for c in value)
+    return (name, value) if colon and name and valid_name and valid_value else None
+
+
 def feed_whole(data: bytes, options: Options) -> int:
     """find_head_end on the whole input: the end index, or -status on error."""
     try:
@@ -275,6 +288,21 @@ class TestParseRequest:
         with pytest.raises(InvalidHeader, match=match) as info:
             parse_request(head, OPTIONS)
         assert info.value.http_status == 400
+
+    @given(st.lists(st.binary(max_size=12) | st.sampled_from(LINE_PIECES), max_size=12))
+    def test_header_lines_checked_as_each_line_would_be(self, pieces: list[bytes]) -> None:
+        # The head's fields are checked in one match; this is the rule line
+        # by line (RFC 7230 3.2): what one accepts, the other must.
+        lines = [line for line in b"".join(pieces).split(b"\r\n") if line]  # "": the head's end
+        head = b"GET / HTTP/1.1\r\n" + b"".join(line + b"\r\n" for line in lines) + b"\r\n"
+        expected = [reference_field(line.decode("latin-1")) for line in lines]
+        try:
+            request = parse_request(head, Options(max_header_count=100))
+        except InvalidHeader as exc:
+            assert None in expected, exc
+            assert exc.http_status == 400
+        else:
+            assert request.headers.items() == expected
 
     @pytest.mark.parametrize(
         "head",
