@@ -80,6 +80,20 @@ class TestMessages:
 
         run(main())
 
+    @pytest.mark.parametrize("compression", [None, "deflate"])
+    def test_a_view_of_wider_items_is_sent_as_its_bytes(self, run, compression):
+        async def main():
+            async with (
+                airsocket.serve(echo, "127.0.0.1", 0, compression=compression) as server,
+                airsocket.connect(ws_url(server), compression=compression) as ws,
+            ):
+                for size in (400, 400_000):  # a short frame and a split one
+                    wide = bytes(range(200)) * (size // 200)
+                    await ws.send(memoryview(wide).cast("I"))
+                    assert await ws.recv() == wide
+
+        run(main())
+
     def test_send_refuses_other_types(self, run):
         async def main():
             async with (

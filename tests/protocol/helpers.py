@@ -230,7 +230,7 @@ def drain(conn: Connection) -> Wire:
     """Take ``data_to_send()``, checking that END_OF_STREAM comes once, last."""
     out = conn.data_to_send()
     for chunk in out:
-        assert isinstance(chunk, bytes)
+        assert isinstance(chunk, (bytes, bytearray))  # states.Chunk
     ends = [i for i, chunk in enumerate(out) if chunk == END_OF_STREAM]
     assert ends in ([], [len(out) - 1]), f"END_OF_STREAM must be last and single: {out!r}"
     return Wire(b"".join(out), bool(ends))

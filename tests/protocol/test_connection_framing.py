@@ -475,6 +475,33 @@ class TestRFC6455Section5_6DataFrames:
         )
 
     @ROLES
+    @pytest.mark.parametrize("size", [400, 80_000, 400_000])
+    def test_a_view_of_wider_items_is_sent_as_its_bytes(self, role: Role, size: int) -> None:
+        # A bytes-like payload is its bytes: a view of 4-byte items must not
+        # be framed with its item count as its length.
+        payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+        conn = opened(role)
+        conn.send_binary(memoryview(payload).cast("I"))
+        mask = MASK if role is Role.CLIENT else None
+        assert drain(conn) == Wire(wire_frame(0x2, payload, mask=mask))
+
+    @ROLES
+    def test_a_view_that_is_not_contiguous_is_refused(self, role: Role) -> None:
+        conn = opened(role)
+        with pytest.raises(ArgumentError, match="contiguous"):
+            conn.send_binary(memoryview(b"abcdef")[::2])
+        assert drain(conn) == Wire()
+
+    @ROLES
+    def test_a_control_payload_is_measured_in_bytes(self, role: Role) -> None:
+        conn = opened(role)
+        conn.send_ping(memoryview(b"pingpong").cast("I"))
+        with pytest.raises(ArgumentError):
+            conn.send_pong(memoryview(bytes(128)).cast("I"))  # 32 items, 128 bytes
+        mask = MASK if role is Role.CLIENT else None
+        assert drain(conn) == Wire(wire_frame(0x9, b"pingpong", mask=mask))
+
+    @ROLES
     def test_text_that_utf8_cannot_encode_is_refused(self, role: Role) -> None:
         conn = opened(role)
         with pytest.raises(ArgumentError, match="not valid Unicode"):

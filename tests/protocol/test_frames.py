@@ -108,6 +108,16 @@ class TestRFC6455Section5_2SerializeFrame:
         assert serialize_frame(2, payload) == bytes.fromhex("82 03 61 62 63")
         assert serialize_frame(2, payload, mask=MASK) == wire_frame(2, b"abc", mask=MASK)
 
+    @pytest.mark.parametrize("mask", [None, MASK])
+    def test_a_view_of_wider_items_is_framed_as_its_bytes(self, mask: bytes | None) -> None:
+        payload = bytes(range(200))  # 50 four-byte items
+        frame = serialize_frame(2, memoryview(payload).cast("I"), mask=mask)
+        assert frame == wire_frame(2, payload, mask=mask)
+
+    def test_a_view_that_is_not_contiguous_is_refused(self) -> None:
+        with pytest.raises(ArgumentError, match="contiguous"):
+            serialize_frame(2, memoryview(b"abcdef")[::2])
+
     @given(
         opcode=st.sampled_from([0, 1, 2, 8, 9, 10]),
         payload=st.binary(max_size=70000),

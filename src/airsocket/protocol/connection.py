@@ -61,6 +61,7 @@ from .frames import (
     SHORT_HEADERS,
     CloseCode,
     build_frame,
+    flat_payload,
     frame_header,
     parse_close,
     serialize_close,
@@ -674,6 +675,8 @@ class Connection(OpeningHandshake):
         opcode = _opcode
         if self.state is not _OPEN:
             raise InvalidState(_OPEN_REQUIRED)
+        if type(data) is memoryview:
+            data = flat_payload(data)  # len() counts bytes from here on
         rsv1 = False
         if self._deflate is not None:
             compressed = self._deflate.compress(data)
@@ -700,7 +703,7 @@ class Connection(OpeningHandshake):
         else:
             self._out.append(build_frame(opcode, data, None, rsv1))
 
-    def send_ping(self, data: bytes = b"") -> None:
+    def send_ping(self, data: bytes | bytearray | memoryview = b"") -> None:
         """Queue a PING (payload at most 125 bytes).
 
         Raises:
@@ -709,7 +712,7 @@ class Connection(OpeningHandshake):
         """
         self._send_control(9, data)
 
-    def send_pong(self, data: bytes = b"") -> None:
+    def send_pong(self, data: bytes | bytearray | memoryview = b"") -> None:
         """Queue an unsolicited PONG (payload at most 125 bytes).
 
         Raises:
@@ -718,14 +721,16 @@ class Connection(OpeningHandshake):
         """
         self._send_control(10, data)
 
-    def _send_control(self, opcode: int, data: bytes) -> None:
+    def _send_control(self, opcode: int, data: bytes | bytearray | memoryview) -> None:
         if self.state is not State.OPEN:
             raise InvalidState(_OPEN_REQUIRED)
+        if type(data) is memoryview:
+            data = flat_payload(data)
         if len(data) > MAX_CONTROL_PAYLOAD:
             raise ArgumentError("a control frame carries at most 125 bytes")  # RFC 6455 5.5
         self._send_frame(opcode, data)
 
-    def _send_frame(self, opcode: int, payload: bytes) -> None:
+    def _send_frame(self, opcode: int, payload: bytes | bytearray | memoryview) -> None:
         mask = self._next_mask() if self._next_mask is not None else None
         self._out.append(build_frame(opcode, payload, mask, False))
 

@@ -20,6 +20,7 @@ __all__ = [
     "Opcode",
     "build_frame",
     "build_frame_python",
+    "flat_payload",
     "frame_header",
     "is_sendable_close_code",
     "is_valid_close_code",
@@ -90,6 +91,26 @@ def is_valid_close_code(code: int) -> bool:
 is_sendable_close_code = is_valid_close_code
 
 
+def flat_payload(payload: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
+    """Return ``payload`` as single bytes: ``len()`` of the result is its size on the wire.
+
+    A memoryview of wider items (``cast("I")``) or of several dimensions is
+    cast to bytes; anything else is returned as it is. A frame's length is
+    its payload's bytes, where ``len()`` of such a view counts its items.
+
+    Raises:
+        ArgumentError: a memoryview that is not C-contiguous (its bytes are
+            not one run).
+    """
+    if type(payload) is not memoryview:
+        return payload
+    if not payload.c_contiguous:
+        raise ArgumentError("a memoryview payload must be C-contiguous")
+    if payload.ndim == 1 and payload.itemsize == 1:
+        return payload
+    return payload.cast("B")
+
+
 def serialize_frame(
     opcode: int,
     payload: bytes | bytearray | memoryview,
@@ -107,6 +128,8 @@ def serialize_frame(
         rsv1: the "compressed" bit of permessage-deflate (RFC 7692 6).
         mask: the 4-byte masking key; a client MUST mask (RFC 6455 5.3).
     """
+    if type(payload) is memoryview:
+        payload = flat_payload(payload)
     head = frame_header(opcode, len(payload), fin=fin, rsv1=rsv1, masked=mask is not None)
     if mask is None:
         return head + payload

@@ -13,6 +13,7 @@ __all__ = ["END_OF_STREAM", "Chunk", "Role", "State"]
 
 #: A piece of ``data_to_send()``: bytes, or a bytearray the core made for that
 #: output alone and never touches again (a large masked payload, in pieces).
+#: Only END_OF_STREAM is ever empty.
 Chunk: TypeAlias = bytes | bytearray
 
 #: The marker in ``data_to_send()`` that asks the I/O layer to end the stream.
