@@ -207,9 +207,10 @@ class TestOpenTimeout:
         async def main():
             async with (
                 airsocket.serve(echo, "127.0.0.1", 0) as server,
-                airsocket.connect(ws_url(server), open_timeout=None) as ws,
+                airsocket.connect(ws_url(server), open_timeout=None, ping_interval=None) as ws,
             ):
-                assert ws.engine._open_timer is None
+                assert ws.engine._open_deadline is None
+                assert ws.engine._timer is None  # and nothing else wants one
                 await ws.send("x")
                 assert await ws.recv() == "x"
 

@@ -244,6 +244,39 @@ class TestKeepalive:
         run(main())
         assert after_close == []  # RFC 6455 5.5.1: nothing is sent after a close
 
+    def test_one_timer_wakes_for_deadlines_not_in_a_loop(self, run):
+        # One timer serves the open, keepalive and close deadlines. Once the
+        # connection is CLOSING the keepalive's deadline is past and stays
+        # set: a timer re-armed for it would wake at every loop iteration
+        # until the close deadline.
+        states = []
+
+        async def main():
+            async with raw_server(slow_closer) as port:
+                url = f"ws://127.0.0.1:{port}/"
+                ws = await airsocket.connect(url, ping_interval=0.002, close_timeout=0.05)
+                engine = ws.engine
+                reached = engine._deadline_reached
+
+                def counted() -> None:
+                    states.append(engine.core.state)
+                    reached()
+
+                engine._deadline_reached = counted
+                await eventually(lambda: len(states) >= 3)  # keepalive pings
+                await step(ws.close())
+                assert ws.close_code == 1006  # the close deadline aborted it
+                assert engine._timer is None
+
+        async def slow_closer(peer: RawPeer) -> None:
+            await accept_upgrade(peer)
+            await peer.read_close()
+            while await peer.reader.read(4096):
+                pass
+
+        run(main())
+        assert states.count(airsocket.State.CLOSING) <= 2
+
 
 class TestWrites:
     def test_pong_is_written_before_the_ping_is_dispatched(self, run):
@@ -547,7 +580,7 @@ class TestGatheredWrites:
                 b.setblocking(False)
                 with pytest.raises(BlockingIOError):
                     b.recv(1)
-                engine._open_timer.cancel()
+                engine._timer.cancel()
 
         run(main())
 
