@@ -309,6 +309,8 @@ class TestParseRequest:
         [
             b"GET / HTTP/1.1\r\n",  # no blank line
             b"GET / HTTP/1.1\r\n\r\nX: y\r\n\r\n",  # two heads
+            b"abc",  # shorter than a blank line: the search for one found "at" -1
+            b"",
         ],
     )
     def test_not_one_complete_head(self, head: bytes) -> None:
