@@ -11,9 +11,11 @@
  * it is safe at any alignment; GCC and Clang turn that loop into SIMD code.
  * The GIL is released for large inputs.
  *
- * scan_frames() and frame() (at the end) parse and build whole frames
- * (RFC 6455 section 5.2); the pure-Python receive loop and
- * frames.serialize_frame() stay the reference and handle everything else.
+ * scan_frames() and frame() parse and build whole frames (RFC 6455
+ * section 5.2); the pure-Python receive loop and frames.serialize_frame()
+ * stay the reference and handle everything else. split_head() (at the end)
+ * splits a valid HTTP head for airsocket.protocol.http, whose Python path
+ * stays the reference and handles every head it refuses.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -992,6 +994,192 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------
+ * split_head(): the header lines of an HTTP head (RFC 7230 3.2), for the
+ * opening handshake. airsocket.protocol.http stays the reference: this
+ * only takes a head that its Python path accepts, and answers None for
+ * anything else, so that the Python path raises the error it names.
+ */
+
+/* tchar (RFC 7230 3.2.6) */
+static int
+is_tchar(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+        return 1;
+    }
+    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* field-vchar, SP and HTAB: no CTL (RFC 7230 3.2) */
+static inline int
+is_value_char(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* Append (name, value) to items and the interned lowercased name to keys
+ * for the header line p[0:n], or return 0 if it is not name:value. */
+static int
+append_field(const unsigned char *p, Py_ssize_t n, PyObject *items, PyObject *keys)
+{
+    Py_ssize_t colon = 0, start, stop, i;
+    PyObject *name, *key, *value, *item;
+    Py_UCS1 *lower;
+    int rc;
+
+    while (colon < n && is_tchar(p[colon])) {
+        colon++;
+    }
+    if (colon == 0 || colon == n || p[colon] != ':') {
+        return 0;
+    }
+    for (i = colon + 1; i < n; i++) {
+        if (!is_value_char(p[i])) {
+            return 0;
+        }
+    }
+    start = colon + 1;
+    stop = n;
+    while (start < stop && (p[start] == ' ' || p[start] == '\t')) {
+        start++;
+    }
+    while (stop > start && (p[stop - 1] == ' ' || p[stop - 1] == '\t')) {
+        stop--;
+    }
+    name = PyUnicode_DecodeLatin1((const char *)p, colon, NULL);
+    if (name == NULL) {
+        return -1;
+    }
+    key = PyUnicode_New(colon, 127);
+    if (key == NULL) {
+        Py_DECREF(name);
+        return -1;
+    }
+    lower = PyUnicode_1BYTE_DATA(key);
+    for (i = 0; i < colon; i++) {
+        lower[i] = (Py_UCS1)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+    }
+    PyUnicode_InternInPlace(&key);
+    value = PyUnicode_DecodeLatin1((const char *)p + start, stop - start, NULL);
+    if (value == NULL) {
+        Py_DECREF(name);
+        Py_DECREF(key);
+        return -1;
+    }
+    item = PyTuple_Pack(2, name, value);
+    Py_DECREF(name);
+    Py_DECREF(value);
+    if (item == NULL) {
+        Py_DECREF(key);
+        return -1;
+    }
+    rc = PyList_Append(items, item);
+    Py_DECREF(item);
+    if (rc == 0) {
+        rc = PyList_Append(keys, key);
+    }
+    Py_DECREF(key);
+    return rc < 0 ? -1 : 1;
+}
+
+PyDoc_STRVAR(split_head_doc,
+"split_head(head, max_head_size, max_line_size, max_header_count, /)\n"
+"--\n"
+"\n"
+"Split a complete HTTP head (through the blank line that ends it) into\n"
+"(first line, [(name, value), ...], [lowercased interned name, ...]),\n"
+"the values stripped of spaces and tabs, all decoded from ISO-8859-1.\n"
+"Return None unless every limit holds, the blank line comes only at the\n"
+"end and every header line is token \":\" value: exactly when\n"
+"airsocket.protocol.http's Python path would raise.");
+
+static PyObject *
+split_head(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    const unsigned char *p, *eol;
+    Py_ssize_t limits[3], n, pos, line, count = 0;
+    PyObject *first = NULL, *items = NULL, *keys = NULL, *result = NULL;
+
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError,
+                     "split_head() takes exactly 4 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    for (int j = 0; j < 3; j++) {
+        limits[j] = PyLong_AsSsize_t(args[j + 1]);
+        if (limits[j] == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    p = (const unsigned char *)view.buf;
+    n = view.len;
+    if (n < 4 || n > limits[0] || memcmp(p + n - 4, "\r\n\r\n", 4) != 0) {
+        goto refuse;
+    }
+    items = PyList_New(0);
+    keys = PyList_New(0);
+    if (items == NULL || keys == NULL) {
+        goto done;
+    }
+    /* Lines are what lies between CRLFs up to the final CRLF: the first
+     * line, then the header lines. No header line may be empty: that is a
+     * blank line that ends the head early. */
+    pos = 0;
+    n -= 2;
+    while (pos < n) {
+        eol = memchr(p + pos, '\r', (size_t)(n - pos));
+        while (eol != NULL && eol[1] != '\n') {
+            eol = memchr(eol + 1, '\r', (size_t)(n - (eol + 1 - p)));
+        }
+        if (eol == NULL) {
+            goto refuse;  /* cannot happen: text ends with CRLF */
+        }
+        line = eol - (p + pos);
+        if (line > limits[1] || (line == 0 && first != NULL)) {
+            goto refuse;
+        }
+        if (first == NULL) {
+            first = PyUnicode_DecodeLatin1((const char *)p + pos, line, NULL);
+            if (first == NULL) {
+                goto done;
+            }
+        }
+        else {
+            int rc;
+            if (++count > limits[2]) {
+                goto refuse;
+            }
+            rc = append_field(p + pos, line, items, keys);
+            if (rc < 0) {
+                goto done;
+            }
+            if (rc == 0) {
+                goto refuse;
+            }
+        }
+        pos += line + 2;
+    }
+    if (first == NULL) {
+        goto refuse;
+    }
+    result = PyTuple_Pack(3, first, items, keys);
+    goto done;
+
+refuse:
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(first);
+    Py_XDECREF(items);
+    Py_XDECREF(keys);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static int
 speedups_exec(PyObject *module)
 {
@@ -1019,18 +1207,20 @@ static PyMethodDef speedups_methods[] = {
     {"scan_frames", (PyCFunction)(void (*)(void))scan_frames, METH_FASTCALL,
      scan_frames_doc},
     {"frame", (PyCFunction)(void (*)(void))frame, METH_FASTCALL, frame_doc},
+    {"split_head", (PyCFunction)(void (*)(void))split_head, METH_FASTCALL,
+     split_head_doc},
     {NULL, NULL, 0, NULL},
 };
 
 PyDoc_STRVAR(speedups_doc,
-"Optional C accelerator of airsocket: WebSocket payload masking and the\n"
-"small-message hot path of the frame layer.\n"
+"Optional C accelerator of airsocket: WebSocket payload masking, the\n"
+"small-message hot path of the frame layer, and HTTP head splitting.\n"
 "\n"
 "Import airsocket.protocol.masking instead of this module: it picks these\n"
 "functions when they are available and not disabled with the environment\n"
 "variable AIRSOCKET_NO_SPEEDUPS, and the pure-Python ones otherwise.\n"
-"scan_frames() and frame() are used by airsocket.protocol.connection under\n"
-"the same condition.");
+"scan_frames() and frame() are used by airsocket.protocol.connection, and\n"
+"split_head() by airsocket.protocol.http, under the same condition.");
 
 static int
 speedups_traverse(PyObject *module, visitproc visit, void *arg)

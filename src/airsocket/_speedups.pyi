@@ -1,8 +1,9 @@
-"""Optional C accelerator of airsocket: WebSocket payload masking and whole frames.
+"""Optional C accelerator of airsocket: WebSocket payload masking, whole frames, HTTP heads.
 
 Import :mod:`airsocket.protocol.masking` instead; it falls back to pure
 Python when this extension is missing or disabled. :func:`scan_frames` and
-:func:`frame` serve :mod:`airsocket.protocol.connection`'s hot path.
+:func:`frame` serve :mod:`airsocket.protocol.connection`'s hot path,
+:func:`split_head` :mod:`airsocket.protocol.http`'s parsing.
 """
 
 from collections.abc import Callable
@@ -74,3 +75,17 @@ def frame(
     /,
 ) -> bytes:
     """Return one whole frame (FIN set), as ``frames.serialize_frame`` builds it."""
+
+def split_head(
+    head: bytes | bytearray | memoryview,
+    max_head_size: int,
+    max_line_size: int,
+    max_header_count: int,
+    /,
+) -> tuple[str, list[tuple[str, str]], list[str]] | None:
+    """Split a complete HTTP head into its first line, its fields and their lowercased names.
+
+    None unless the head is within the limits and every header line is
+    ``token ":" value``: exactly where :mod:`airsocket.protocol.http`'s
+    Python path raises, which then names the error.
+    """

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from sys import intern
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from airsocket.protocol import http
 from airsocket.protocol.exceptions import ArgumentError, InvalidHandshake, InvalidHeader
 from airsocket.protocol.http import (
     Headers,
@@ -417,3 +420,79 @@ class TestSerialize:
     def test_bad_reason(self) -> None:
         with pytest.raises(ArgumentError, match="reason"):
             serialize_response(Response(200, "O\r\nK"))
+
+
+def python_split(head: bytes, options: Options) -> tuple[str, list, list] | None:
+    """The Python path of head parsing, None where it raises."""
+    try:
+        first, fields = http._split_head(head, options)
+        headers = http._parse_headers(fields)
+    except InvalidHandshake:
+        return None
+    return first, headers._items, headers._keys
+
+
+# Pieces for the C split: the line pieces, and each edge of the value characters.
+C_PIECES = [*LINE_PIECES, b"\x7f", b"\x1f", b"\x20", b"\x80", b"\xff", b"X-Y:Z"]
+# Header lines, CRLF included, mostly valid: a name, a colon, a value with
+# spaces around it, any of them possibly one of the pieces above.
+field_lines = st.builds(
+    lambda name, colon, value: name + colon + value + b"\r\n",
+    tokens.map(str.encode) | st.sampled_from(C_PIECES),
+    st.sampled_from([b":", b": ", b":\t", b" :", b""]),  # one in five bad
+    values.map(lambda v: f" {v}\t ".encode("latin-1")) | st.sampled_from(C_PIECES),
+)
+junk_lines = field_lines | st.binary(max_size=12) | st.sampled_from(C_PIECES)
+FIRST_LINES = [b"GET / HTTP/1.1", b"HTTP/1.1 101 Switching Protocols", b"", b"G\rT", b"\xff"]
+
+
+@pytest.mark.skipif(http._c_split_head is None, reason="C accelerator not built or disabled")
+class TestSplitHeadInC:
+    """The C split of a head takes exactly the heads the Python path takes."""
+
+    @settings(max_examples=300)
+    @given(
+        st.sampled_from(FIRST_LINES) | st.binary(max_size=8),
+        st.lists(field_lines, max_size=8) | st.lists(junk_lines, max_size=10),
+        st.sampled_from([b"\r\n", b"", b"\r\n\r\n", b"\n\r\n"]),
+        st.tuples(st.integers(-1, 1), st.integers(-1, 1), st.integers(-1, 1)),
+    )
+    def test_agrees_with_the_python_path(
+        self, first: bytes, pieces: list[bytes], end: bytes, deltas: tuple[int, int, int]
+    ) -> None:
+        head = first + b"\r\n" + b"".join(pieces) + end
+        # Each limit at, just under or just over what this head needs.
+        lines = head[:-2].split(b"\r\n")
+        head_size = max(0, len(head) + deltas[0])
+        line = max(0, max(map(len, lines)) + deltas[1])
+        count = max(0, len(lines) - 2 + deltas[2])
+        options = Options(max_head_size=head_size, max_line_size=line, max_header_count=count)
+        split = http._c_split_head(head, head_size, line, count)
+        assert split == python_split(head, options)
+        if split is not None:
+            assert all(key is intern(key) for key in split[2])
+
+    @pytest.mark.parametrize(
+        "head",
+        [
+            REQUEST,
+            b"\r\n\r\n",  # an empty first line is the request line's regex's to refuse
+            b"GET / HTTP/1.1\r\nX:\r\nY: \t a \t b\t \r\nZ:\xe9\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: y\r\n\r\nZ: w\r\n\r\n",  # two heads
+            b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+            b"abc",
+        ],
+    )
+    def test_examples(self, head: bytes) -> None:
+        split = http._c_split_head(head, 16384, 8192, 128)
+        assert split == python_split(head, OPTIONS)
+        assert split == python_split(bytearray(head), OPTIONS)  # any bytes-like
+
+    def test_every_byte_in_a_name_and_in_a_value(self) -> None:
+        for byte in map(bytes.fromhex, (f"{c:02x}" for c in range(256))):
+            for head in (
+                b"GET / HTTP/1.1\r\nX: a" + byte + b"b\r\n\r\n",
+                b"GET / HTTP/1.1\r\nX" + byte + b"Y: z\r\n\r\n",
+            ):
+                limits = (OPTIONS.max_head_size, OPTIONS.max_line_size, OPTIONS.max_header_count)
+                assert http._c_split_head(head, *limits) == python_split(head, OPTIONS), head

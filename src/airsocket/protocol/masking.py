@@ -348,7 +348,8 @@ if speedups_allowed():
 #: ``_speedups.scan_frames`` and ``_speedups.frame`` for connection.py's hot
 #: path when the C versions are on, else None (also for an extension built
 #: before they existed). Imported here, the one module allowed to import the
-#: extension (pyproject.toml, import-linter contracts).
+#: extension besides http.py for ``split_head`` (pyproject.toml, import-linter
+#: contracts).
 scan_frames: Callable[..., int] | None = None
 frame: Callable[[int, BytesLike, bytes | None, bool], bytes] | None = None
 
