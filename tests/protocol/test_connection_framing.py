@@ -283,8 +283,9 @@ class TestRFC6455Section5_3ClientToServerMasking:
         assert drain(server) == Wire(bytes.fromhex("81 05 48 65 6c 6c 6f"))
 
     def test_each_frame_takes_the_next_key_from_the_source(self) -> None:
-        # Keys are sliced from 1 KiB draws: 256 frames per draw (the first
-        # draw, of 16 bytes, is the handshake key).
+        # Keys are sliced from a 64-byte draw (16 frames), then from 1 KiB
+        # draws (256 frames each); the first draw, of 16 bytes, is the
+        # handshake key.
         source = CountingRandom()
         client = Connection(Role.CLIENT, make_options(), random_bytes=source)
         client.connect(URI)
@@ -292,12 +293,13 @@ class TestRFC6455Section5_3ClientToServerMasking:
         client.receive_data(
             RESPONSE.replace(ACCEPT.encode(), accept_key(client_key(client)).encode())
         )
-        for _ in range(257):
+        for _ in range(16 + 256 + 1):
             client.send_ping(b"")
         frames = parse_frames(drain(client).data)
-        assert source.draws == [16, 1024, 1024]
-        assert [f.mask for f in frames[:256]] == [b"\x02" * 4] * 256
-        assert frames[256].mask == b"\x03" * 4
+        assert source.draws == [16, 64, 1024, 1024]
+        assert [f.mask for f in frames[:16]] == [b"\x02" * 4] * 16
+        assert [f.mask for f in frames[16:272]] == [b"\x03" * 4] * 256
+        assert frames[272].mask == b"\x04" * 4
 
     @pytest.mark.parametrize("cut", [1, 2, 3, 5, 7])
     def test_partial_masked_payload_is_unmasked_at_the_right_key_offset(self, cut: int) -> None:
