@@ -437,9 +437,13 @@ def select_subprotocol(offer: ClientOffer, options: Options) -> str | None:
     Raises:
         ArgumentError: the callback returned something the client did not offer.
     """
-    supported = list(options.subprotocols or ())
     if options.select_subprotocol is None:
-        return next((name for name in offer.subprotocols if name in supported), None)
+        supported = options.subprotocols or ()
+        for name in offer.subprotocols:  # a loop: no generator for the usual empty offer
+            if name in supported:
+                return name
+        return None
+    supported = list(options.subprotocols or ())
     chosen = options.select_subprotocol(list(offer.subprotocols), supported)
     if chosen is None:
         return None
