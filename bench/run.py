@@ -37,6 +37,9 @@ import _benchlib as B
 import loadgen as L
 
 IMPLS = ["airsocket", "airsocket-air", "picows", "aiohttp", "websockets", "node"]
+# Run only when named: servers/floor_echo.py, no WebSocket library (handshakes, server role).
+EXTRA_IMPLS = ["floor"]
+FLOOR_WORKLOADS = ("hs_seq", "hs_conc")
 PY = sys.executable
 TUT_CORE, LOAD_CORE = 0, 1  # core of the process under test / of the load generator
 
@@ -248,6 +251,8 @@ def _on_signal(signum, frame):
 
 # ------------------------------------------------------------------ one measurement
 def run_server_role(impl, wl, loop, params, text):
+    if impl == "floor" and wl not in FLOOR_WORKLOADS:
+        raise L.BenchError("n/a: the floor answers handshakes only")
     port = free_port()
     proc = Proc(
         server_cmd(impl, port, loop == "uvloop", wl == "deflate", wl == "broadcast"), TUT_CORE
@@ -282,6 +287,8 @@ def run_server_role(impl, wl, loop, params, text):
 
 
 def run_client_role(impl, wl, loop, params, text, fixed_server="coalescing"):
+    if impl == "floor":
+        raise L.BenchError("n/a: the floor is a server")
     port = free_port()
     cmd = server_cmd(
         "picows",
@@ -473,8 +480,8 @@ def main(argv=None):
             ap.error(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
     impls = [i for i in a.impls.split(",") if i]
     for i in impls:
-        if i not in IMPLS:
-            ap.error(f"unknown impl {i!r}; choose from {', '.join(IMPLS)}")
+        if i not in IMPLS + EXTRA_IMPLS:
+            ap.error(f"unknown impl {i!r}; choose from {', '.join(IMPLS + EXTRA_IMPLS)}")
     rounds = a.rounds or (1 if a.quick else 3)
     loops = (a.loop or ("asyncio" if a.quick else "asyncio,uvloop")).split(",")
     roles = a.role.split(",")

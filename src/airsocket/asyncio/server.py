@@ -17,6 +17,7 @@ from ..protocol.http import Request
 from ..protocol.options import Options
 from .connection import Connection
 from .engine import Engine
+from .transport import Acceptor, lean_loop
 
 __all__ = ["Server", "serve"]
 
@@ -38,6 +39,8 @@ class Server:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._acceptor: Acceptor | None = None
+        self._forever: asyncio.Future[None] | None = None
 
     def engine_factory(self) -> Engine:
         """Make the engine (and connection) for one accepted TCP connection."""
@@ -77,14 +80,21 @@ class Server:
         # Kept: asyncio.get_running_loop() is a getpid() system call per
         # accepted connection on Python 3.11.
         self._loop = loop = asyncio.get_running_loop()
-        if sock is not None:
-            self._server = await loop.create_server(
-                self.engine_factory, sock=sock, ssl=self.options.ssl
-            )
-        else:
-            self._server = await loop.create_server(
-                self.engine_factory, host, port or 0, ssl=self.options.ssl
-            )
+        # Plain TCP on asyncio's own loop: asyncio binds and listens, the
+        # connections run on SocketTransport (see transport.py for the figure).
+        lean = self.options.ssl is None and lean_loop(loop)
+        where: dict[str, Any] = (
+            {"sock": sock} if sock is not None else {"host": host, "port": port or 0}
+        )
+        self._server = await loop.create_server(
+            self.engine_factory, ssl=self.options.ssl, start_serving=not lean, **where
+        )
+        if lean:
+            listeners = [getattr(s, "_sock", s) for s in self._server.sockets]
+            if all(isinstance(s, socket.socket) for s in listeners):
+                self._acceptor = Acceptor(loop, listeners, self.engine_factory)
+            else:  # an asyncio that wraps its sockets otherwise: its own accepting
+                await self._server.start_serving()
 
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
@@ -93,6 +103,10 @@ class Server:
 
     def close(self, close_connections: bool = True) -> None:
         """Stop listening; close open connections with 1001 (going away)."""
+        if self._acceptor is not None:
+            self._acceptor.close()
+        if self._forever is not None and not self._forever.done():
+            self._forever.cancel()
         if self._server is not None:
             self._server.close()
         if close_connections:
@@ -108,9 +122,13 @@ class Server:
 
     async def serve_forever(self) -> None:
         """Serve until cancelled, then close."""
-        assert self._server is not None, "start() ran"
+        assert self._server is not None and self._loop is not None, "start() ran"
         try:
-            await self._server.serve_forever()
+            if self._acceptor is None:
+                await self._server.serve_forever()
+            else:  # asyncio's would start its own accepting
+                self._forever = self._loop.create_future()
+                await self._forever
         finally:
             self.close()
             await self.wait_closed()

@@ -1,0 +1,340 @@
+"""Tests of airsocket.asyncio.transport: the lean transport and its acceptor.
+
+Each test drives a SocketTransport over one end of a real TCP connection on
+127.0.0.1 and reads or writes the other end with a plain socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aio_helpers import eventually, step
+
+import airsocket
+from airsocket.asyncio import transport as transport_module
+from airsocket.asyncio.transport import Acceptor, SocketTransport
+
+
+class Recorder(asyncio.BufferedProtocol):
+    """Records what the transport tells it."""
+
+    def __init__(self, keep_open: bool = False) -> None:
+        self.buffer = bytearray(4096)
+        self.received = bytearray()
+        self.events: list[Any] = []
+        self.lost = asyncio.get_running_loop().create_future()
+        self.keep_open = keep_open
+        self.fail_on_data = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.events.append("made")
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return memoryview(self.buffer)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.fail_on_data:
+            raise ValueError("a bug in the protocol")
+        self.received += self.buffer[:nbytes]
+
+    def eof_received(self) -> bool:
+        self.events.append("eof")
+        return self.keep_open
+
+    def pause_writing(self) -> None:
+        self.events.append("pause")
+
+    def resume_writing(self) -> None:
+        self.events.append("resume")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.events.append(("lost", exc))
+        self.lost.set_result(exc)
+
+
+def tcp_pair() -> tuple[socket.socket, socket.socket]:
+    """(ours, the peer's): a connected TCP pair on 127.0.0.1, ours non-blocking."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        peer = socket.create_connection(listener.getsockname())
+        ours, _ = listener.accept()
+    ours.setblocking(False)
+    peer.settimeout(5.0)
+    return ours, peer
+
+
+def started(keep_open: bool = False) -> tuple[SocketTransport, Recorder, socket.socket]:
+    ours, peer = tcp_pair()
+    protocol = Recorder(keep_open)
+    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol)
+    transport.start()
+    return transport, protocol, peer
+
+
+def read_all(peer: socket.socket) -> bytes:
+    """Everything the peer gets until our side's EOF."""
+    chunks = []
+    while chunk := peer.recv(1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
+    return await step(asyncio.get_running_loop().run_in_executor(None, function, *args))
+
+
+class TestReading:
+    def test_data_then_eof_closes(self, run):
+        async def main():
+            transport, protocol, peer = started()
+            with peer:
+                peer.sendall(b"hello")
+                await eventually(lambda: protocol.received == b"hello")
+                peer.shutdown(socket.SHUT_WR)
+                assert await step(protocol.lost) is None
+            assert protocol.events == ["made", "eof", ("lost", None)]
+            assert transport.is_closing()
+
+        run(main())
+
+    def test_eof_received_true_keeps_the_writing_side(self, run):
+        async def main():
+            transport, protocol, peer = started(keep_open=True)
+            with peer:
+                peer.shutdown(socket.SHUT_WR)
+                await eventually(lambda: "eof" in protocol.events)
+                assert not transport.is_closing()
+                transport.write(b"after your eof")
+                transport.close()
+                assert await in_thread(read_all, peer) == b"after your eof"
+                await step(protocol.lost)
+
+        run(main())
+
+    def test_paused_reading_delivers_nothing_until_resumed(self, run):
+        async def main():
+            transport, protocol, peer = started()
+            with peer:
+                transport.pause_reading()
+                assert not transport.is_reading()
+                peer.sendall(b"held")
+                for _ in range(5):
+                    await asyncio.sleep(0)
+                assert protocol.received == b""  # waited in the socket
+                transport.resume_reading()
+                await eventually(lambda: protocol.received == b"held")
+                transport.abort()
+                await step(protocol.lost)
+
+        run(main())
+
+    def test_a_reset_is_connection_lost_with_its_error(self, run):
+        async def main():
+            _, protocol, peer = started()
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            peer.close()  # RST
+            assert isinstance(await step(protocol.lost), ConnectionResetError)
+
+        run(main())
+
+    def test_a_failing_protocol_fails_its_connection_only(self, run):
+        async def main():
+            _, protocol, peer = started()
+            with peer:
+                protocol.fail_on_data = True
+                peer.sendall(b"x")
+                error = await step(protocol.lost)
+                assert isinstance(error, ValueError)
+                assert await in_thread(read_all, peer) == b""  # closed, not left hanging
+
+        run(main())
+
+
+class TestWriting:
+    def test_what_the_socket_does_not_take_is_buffered_with_flow_control(self, run):
+        data = bytes(range(256)) * 40_000  # 10 MB: more than the socket buffers hold
+
+        async def main():
+            transport, protocol, peer = started()
+            with peer:
+                transport.set_write_buffer_limits(high=64 * 1024)
+                assert transport.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
+                transport.write(data)
+                assert transport.get_write_buffer_size() > 0
+                assert protocol.events == ["made", "pause"]
+                transport.write(b"and the end")  # queued behind
+                transport.write_eof()
+                got = await in_thread(read_all, peer)
+                assert got == data + b"and the end"
+                assert protocol.events == ["made", "pause", "resume"]
+                assert transport.get_write_buffer_size() == 0
+                transport.close()
+                await step(protocol.lost)
+
+        run(main())
+
+    def test_close_sends_what_is_buffered_first(self, run):
+        data = b"z" * 5_000_000
+
+        async def main():
+            transport, protocol, peer = started()
+            with peer:
+                transport.write(data)
+                transport.close()
+                transport.write(b"ignored after close")
+                assert not protocol.lost.done()
+                assert await in_thread(read_all, peer) == data
+                assert await step(protocol.lost) is None
+                assert protocol.events.count(("lost", None)) == 1
+
+        run(main())
+
+    def test_nothing_is_written_after_write_eof(self, run):
+        async def main():
+            transport, protocol, peer = started()
+            with peer:
+                transport.write(b"before")
+                transport.write_eof()
+                transport.write(b"after")
+                transport.writelines([b"after", b"too"])
+                assert await in_thread(read_all, peer) == b"before"
+                assert not transport.is_closing()  # half-closed, not failed
+                transport.close()
+                assert await step(protocol.lost) is None
+
+        run(main())
+
+    def test_abort_drops_what_is_buffered(self, run):
+        async def main():
+            transport, protocol, peer = started()
+            with peer:
+                transport.write(b"y" * 5_000_000)
+                transport.abort()
+                transport.abort()
+                assert await step(protocol.lost) is None
+                assert transport.get_write_buffer_size() == 0
+                received = await in_thread(read_all, peer)
+                assert len(received) < 5_000_000
+            assert protocol.events.count(("lost", None)) == 1
+
+        run(main())
+
+    @pytest.mark.parametrize("count", [3, 1500])  # 1500: over IOV_MAX, one sendmsg cannot take them
+    def test_writelines_keeps_the_order(self, run, count):
+        chunks = [bytes([i % 251]) * (i % 7 + 1) for i in range(count)]
+        chunks[1] = memoryview(b"a view")
+
+        async def main():
+            transport, protocol, peer = started()
+            with peer:
+                transport.writelines(chunks)
+                transport.write_eof()
+                assert await in_thread(read_all, peer) == b"".join(chunks)
+                transport.close()
+                await step(protocol.lost)
+
+        run(main())
+
+    def test_writelines_behind_a_buffer_waits_its_turn(self, run):
+        big = b"b" * 5_000_000
+
+        async def main():
+            transport, protocol, peer = started()
+            with peer:
+                transport.write(big)
+                transport.writelines([b"1", memoryview(b"23")])
+                transport.write_eof()
+                assert await in_thread(read_all, peer) == big + b"123"
+                transport.close()
+                await step(protocol.lost)
+
+        run(main())
+
+    def test_extra_info(self, run):
+        async def main():
+            transport, protocol, peer = started()
+            with peer:
+                assert transport.get_extra_info("socket").fileno() >= 0
+                assert transport.get_extra_info("peername") == peer.getsockname()
+                assert transport.get_extra_info("sockname") == peer.getpeername()
+                assert transport.get_extra_info("sslcontext", "none") == "none"
+                assert transport.get_protocol() is protocol
+                assert transport.can_write_eof()
+                transport.abort()
+                await step(protocol.lost)
+            assert transport.get_extra_info("peername", "gone") == "gone"  # closed socket
+
+        run(main())
+
+
+class TestServer:
+    def test_plain_server_on_the_default_loop_runs_on_it(self, run):
+        transports = []
+
+        async def handler(ws):
+            transports.append(type(ws.engine.transport))
+            await ws.send(await ws.recv())
+
+        async def main():
+            async with airsocket.serve(handler, "127.0.0.1", 0) as server:
+                port = server.sockets[0].getsockname()[1]
+                async with airsocket.connect(f"ws://127.0.0.1:{port}/") as ws:
+                    await ws.send("x")
+                    assert await ws.recv() == "x"
+
+        run(main())
+        assert transports == [SocketTransport]
+
+    def test_out_of_descriptors_pauses_accepting_then_resumes(self, run, monkeypatch):
+        attempts = []
+        failing = [True]
+
+        class Listener(socket.socket):
+            def accept(self) -> tuple[socket.socket, Any]:
+                attempts.append(failing[0])
+                if failing[0]:
+                    raise OSError(errno.EMFILE, "Too many open files")
+                return super().accept()
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            resumed = asyncio.Event()
+            monkeypatch.setattr(transport_module, "_ACCEPT_PAUSE", 0.01)
+            listener = Listener()
+            listener.bind(("127.0.0.1", 0))
+            made: list[Recorder] = []
+
+            def factory() -> Recorder:
+                made.append(Recorder())
+                return made[-1]
+
+            acceptor = Acceptor(loop, [listener], factory)
+            resume = acceptor._resume
+
+            def resume_once_failing_stops(sock: socket.socket) -> None:
+                failing[0] = False
+                resume(sock)
+                resumed.set()
+
+            acceptor._resume = resume_once_failing_stops  # type: ignore[method-assign]
+            try:
+                with socket.create_connection(listener.getsockname()):
+                    await eventually(lambda: bool(attempts))
+                    for _ in range(20):
+                        await asyncio.sleep(0)
+                    assert attempts == [True]  # paused: not retried at every iteration
+                    await step(resumed.wait())
+                    await eventually(lambda: bool(made))
+                    assert attempts[:2] == [True, False]
+            finally:
+                acceptor.close()
+                listener.close()
+            for protocol in made:
+                await step(protocol.lost)
+
+        run(main())
