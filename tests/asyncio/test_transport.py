@@ -338,3 +338,73 @@ class TestServer:
                 await step(protocol.lost)
 
         run(main())
+
+
+class TestClient:
+    def test_plain_client_on_the_default_loop_runs_on_it(self, run):
+        async def main():
+            async with airsocket.serve(echo_once, "127.0.0.1", 0) as server:
+                port = server.sockets[0].getsockname()[1]
+                async with airsocket.connect(f"ws://127.0.0.1:{port}/") as ws:
+                    assert type(ws.engine.transport) is SocketTransport
+                    await ws.send("x")
+                    assert await ws.recv() == "x"
+
+        run(main())
+
+    def test_a_name_is_resolved_and_its_addresses_tried_in_order(self, run, monkeypatch):
+        async def main():
+            loop = asyncio.get_running_loop()
+            with socket.create_server(("127.0.0.1", 0)) as listener:
+                port = listener.getsockname()[1]
+                with socket.socket() as closed:  # a port nobody listens on
+                    closed.bind(("127.0.0.1", 0))
+                    dead = closed.getsockname()
+                addresses = [dead, ("127.0.0.1", port)]
+
+                async def getaddrinfo(host: str, port: int, **kwargs: Any) -> list[Any]:
+                    assert host == "name.test"
+                    return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", a) for a in addresses]
+
+                monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+                sock = await step(transport_module.connect_socket(loop, "name.test", port))
+                with sock:
+                    assert sock.getpeername() == ("127.0.0.1", port)
+                    assert sock.getblocking() is False
+                addresses[1] = dead
+                with pytest.raises(OSError, match=r"could not connect to name\.test") as info:
+                    await step(transport_module.connect_socket(loop, "name.test", port))
+                assert str(info.value).count("Connect call failed") == 2  # each address
+
+        run(main())
+
+    def test_one_address_refused_is_its_own_error(self, run):
+        async def main():
+            with socket.socket() as closed:
+                closed.bind(("127.0.0.1", 0))
+                port = closed.getsockname()[1]
+            loop = asyncio.get_running_loop()
+            with pytest.raises(ConnectionRefusedError):
+                await step(transport_module.connect_socket(loop, "127.0.0.1", port))
+
+        run(main())
+
+    def test_an_ipv6_address(self, run):
+        try:
+            listener = socket.create_server(("::1", 0), family=socket.AF_INET6)
+        except OSError:
+            pytest.skip("no IPv6 loopback here")
+
+        async def main():
+            with listener:
+                port = listener.getsockname()[1]
+                loop = asyncio.get_running_loop()
+                sock = await step(transport_module.connect_socket(loop, "::1", port))
+                with sock:
+                    assert sock.family == socket.AF_INET6
+
+        run(main())
+
+
+async def echo_once(ws: Any) -> None:
+    await ws.send(await ws.recv())

@@ -14,6 +14,7 @@ from ..protocol.uri import parse_uri
 from ..tls import client_ssl_context
 from .connection import Connection
 from .engine import Engine
+from .transport import SocketTransport, connect_socket, lean_loop
 
 __all__ = ["connect", "open_connection"]
 
@@ -36,13 +37,17 @@ async def open_connection(uri: str, options: Options) -> Connection:
     connection = Connection(engine)
 
     async def opening() -> None:
-        await loop.create_connection(
-            lambda: engine,
-            wsuri.host,
-            wsuri.port,
-            ssl=context,
-            server_hostname=wsuri.host if context is not None else None,
-        )
+        if context is None and lean_loop(loop):  # see transport.py
+            sock = await connect_socket(loop, wsuri.host, wsuri.port)
+            SocketTransport(loop, sock, engine).start()
+        else:
+            await loop.create_connection(
+                lambda: engine,
+                wsuri.host,
+                wsuri.port,
+                ssl=context,
+                server_hostname=wsuri.host if context is not None else None,
+            )
         await engine.opened
 
     try:

@@ -6,11 +6,12 @@ another for the reader, the peer and local addresses read at once, a weak
 registry of transports). :class:`SocketTransport` drives a non-blocking
 socket from the loop's ``add_reader``/``add_writer`` callbacks with what the
 engine uses: buffered writes with flow control, gathered writes, half-close,
-pausing reads, close and abort. A server's handshake on the default loop:
-92.9 -> 82.0 us (bench "hs_conc", 4 interleaved runs); a server whose socket
-work runs in such callbacks and does nothing else spends 43 (bench --impls
-floor). uvloop's transports are in C and TLS needs asyncio's: those keep
-theirs (see :func:`lean_loop`).
+pausing reads, close and abort. :class:`Acceptor` gives it to a server's
+connections, :func:`connect_socket` to a client's. A server's handshake on
+the default loop: 99.9 -> 78.3 us (bench "hs_conc", 5 interleaved runs); a
+server whose socket work runs in such callbacks and does nothing else
+spends 43 (bench ``--impls floor``). uvloop's transports are in C and TLS
+needs asyncio's: those keep theirs (see :func:`lean_loop`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, cast
 
 from ..logs import logger
 
-__all__ = ["Acceptor", "SocketTransport", "lean_loop"]
+__all__ = ["Acceptor", "SocketTransport", "connect_socket", "lean_loop"]
 
 # How long accepting pauses when the process is out of file descriptors or
 # memory (asyncio waits the same): the pending connections wait in the
@@ -35,6 +36,48 @@ _RESOURCE_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 def lean_loop(loop: asyncio.AbstractEventLoop) -> bool:
     """Return whether ``loop`` is asyncio's selector loop, where the lean transport runs."""
     return isinstance(loop, asyncio.SelectorEventLoop)
+
+
+async def connect_socket(loop: asyncio.AbstractEventLoop, host: str, port: int) -> socket.socket:
+    """Return a connected non-blocking TCP socket to ``host``:``port``.
+
+    An IP address is used as it is; a name is resolved and its addresses
+    are tried in order, as ``loop.create_connection`` does.
+
+    Raises:
+        OSError: resolving failed, or no address accepted the connection
+            (the error itself for one address, all of them for several).
+    """
+    infos = _ip_address(host, port) or await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    errors: list[OSError] = []
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await loop.sock_connect(sock, address)
+        except OSError as exc:
+            sock.close()
+            errors.append(exc)
+            continue
+        except BaseException:  # cancelled or timed out: the socket is ours to close
+            sock.close()
+            raise
+        return sock
+    if len(errors) == 1:
+        raise errors[0]
+    raise OSError(f"could not connect to {host}:{port}: " + "; ".join(map(str, errors)))
+
+
+def _ip_address(host: str, port: int) -> list[tuple[Any, ...]]:
+    # No resolver for an address: loop.getaddrinfo() would run in a thread.
+    for family, address in ((socket.AF_INET, (host, port)), (socket.AF_INET6, (host, port, 0, 0))):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", address)]
+    return []
 
 
 class SocketTransport(asyncio.Transport):
