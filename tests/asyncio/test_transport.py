@@ -118,7 +118,7 @@ class TestReading:
 
     def test_paused_reading_delivers_nothing_until_resumed(self, run):
         async def main():
-            transport, protocol, peer = started()
+            transport, protocol, peer = started(keep_open=True)
             with peer:
                 transport.pause_reading()
                 assert not transport.is_reading()
@@ -128,6 +128,13 @@ class TestReading:
                 assert protocol.received == b""  # waited in the socket
                 transport.resume_reading()
                 await eventually(lambda: protocol.received == b"held")
+                peer.shutdown(socket.SHUT_WR)
+                await eventually(lambda: "eof" in protocol.events)
+                transport.resume_reading()  # after the end of the stream: nothing to read
+                assert not transport.is_reading()
+                for _ in range(5):
+                    await asyncio.sleep(0)
+                assert protocol.events.count("eof") == 1
                 transport.abort()
                 await step(protocol.lost)
 
@@ -258,6 +265,7 @@ class TestWriting:
     def test_extra_info(self, run):
         async def main():
             transport, protocol, peer = started()
+            peer_address = peer.getsockname()
             with peer:
                 assert transport.get_extra_info("socket").fileno() >= 0
                 assert transport.get_extra_info("peername") == peer.getsockname()
@@ -267,7 +275,7 @@ class TestWriting:
                 assert transport.can_write_eof()
                 transport.abort()
                 await step(protocol.lost)
-            assert transport.get_extra_info("peername", "gone") == "gone"  # closed socket
+            assert transport.get_extra_info("peername") == peer_address  # kept after the close
 
         run(main())
 
@@ -275,9 +283,11 @@ class TestWriting:
 class TestServer:
     def test_plain_server_on_the_default_loop_runs_on_it(self, run):
         transports = []
+        served = []
 
         async def handler(ws):
             transports.append(type(ws.engine.transport))
+            served.append(ws)
             await ws.send(await ws.recv())
 
         async def main():
@@ -286,6 +296,9 @@ class TestServer:
                 async with airsocket.connect(f"ws://127.0.0.1:{port}/") as ws:
                     await ws.send("x")
                     assert await ws.recv() == "x"
+                    client_address = ws.local_address
+                await served[0].wait_closed()
+                assert served[0].remote_address == client_address  # from accept(), kept
 
         run(main())
         assert transports == [SocketTransport]

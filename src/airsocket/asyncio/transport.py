@@ -17,6 +17,7 @@ needs asyncio's: those keep theirs (see :func:`lean_loop`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 from collections.abc import Iterable
@@ -86,6 +87,8 @@ class SocketTransport(asyncio.Transport):
     Call :meth:`start` to tell the protocol and begin reading. The protocol's
     ``connection_lost`` is called once, from its own loop callback, after
     the socket stops being used; the socket is closed right after it.
+    ``peername`` is the peer's address (read from the socket if None); it
+    stays known after the close, as asyncio's transports keep it.
     """
 
     def __init__(
@@ -93,18 +96,26 @@ class SocketTransport(asyncio.Transport):
         loop: asyncio.AbstractEventLoop,
         sock: socket.socket,
         protocol: asyncio.BufferedProtocol,
+        peername: Any = None,
     ) -> None:
         super().__init__()
         self._loop = loop
         self._sock = sock
         self._fd = sock.fileno()
         self._protocol = protocol
+        self._extra: dict[str, Any] = {"socket": sock}
+        if peername is None:
+            with contextlib.suppress(OSError):
+                peername = sock.getpeername()
+        if peername is not None:
+            self._extra["peername"] = peername
         self._buffer = bytearray()
         self._high = 64 * 1024
         self._low = 16 * 1024
         self._writing_paused = False
         self._reading = False
         self._eof_wanted = False  # write_eof() waits for the buffer
+        self._eof_received = False
         self._closing = False
         self._lost = False
 
@@ -132,6 +143,7 @@ class SocketTransport(asyncio.Transport):
                 protocol.buffer_updated(n)
                 return
             self._stop_reading()
+            self._eof_received = True
             if not protocol.eof_received():
                 self.close()
         except Exception as exc:  # a bug in the protocol fails its connection only
@@ -144,7 +156,7 @@ class SocketTransport(asyncio.Transport):
 
     def resume_reading(self) -> None:
         """Read again after :meth:`pause_reading`."""
-        if not self._reading and not self._closing:
+        if not self._reading and not self._closing and not self._eof_received:
             self._reading = True
             self._loop.add_reader(self._fd, self._read_ready)
 
@@ -311,17 +323,12 @@ class SocketTransport(asyncio.Transport):
     # Information
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        """``socket``, ``sockname``, ``peername`` (read when asked), else ``default``."""
-        try:
-            if name == "socket":
-                return self._sock
-            if name == "sockname":
-                return self._sock.getsockname()
-            if name == "peername":
-                return self._sock.getpeername()
-        except OSError:
-            pass
-        return default
+        """``socket``, ``peername``, ``sockname`` (read when first asked), else ``default``."""
+        extra = self._extra
+        if name == "sockname" and name not in extra:
+            with contextlib.suppress(OSError):  # closed: unknown
+                extra[name] = self._sock.getsockname()
+        return extra.get(name, default)
 
     def get_protocol(self) -> asyncio.BaseProtocol:
         """The protocol."""
@@ -360,7 +367,7 @@ class Acceptor:
     def _accept(self, listener: socket.socket) -> None:
         for _ in range(100):  # a bounded batch: other callbacks get their turn
             try:
-                sock, _ = listener.accept()
+                sock, address = listener.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 return
             except OSError as exc:
@@ -377,7 +384,7 @@ class Acceptor:
                 sock.close()
                 continue
             try:
-                SocketTransport(self._loop, sock, self._factory()).start()
+                SocketTransport(self._loop, sock, self._factory(), address).start()
             except Exception:  # a failing protocol must not stop the server
                 logger.exception("could not start a connection")
                 sock.close()
