@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import socket
 import struct
 from collections.abc import Callable
@@ -280,6 +281,45 @@ class TestWriting:
         run(main())
 
 
+class TestWriteErrors:
+    """A write that meets a reset connection fails it: connection_lost gets the error."""
+
+    @staticmethod
+    def reset(peer: socket.socket) -> None:
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        peer.close()
+
+    @pytest.mark.parametrize("how", ["write", "writelines"])
+    def test_a_send_to_a_reset_connection(self, run, how):
+        async def main():
+            transport, protocol, peer = started()
+            transport.pause_reading()  # so that the write, not a read, meets the reset
+            self.reset(peer)
+            for _ in range(100):  # until the kernel refuses (the first send may pass)
+                if transport.is_closing():
+                    break
+                if how == "write":
+                    transport.write(b"x")
+                else:
+                    transport.writelines([b"x", b"y"])
+                await asyncio.sleep(0)
+            assert isinstance(await step(protocol.lost), OSError)
+
+        run(main())
+
+    def test_a_buffered_write_to_a_reset_connection(self, run):
+        async def main():
+            transport, protocol, peer = started()
+            transport.pause_reading()
+            transport.write(b"w" * 10_000_000)  # far more than the socket holds
+            assert transport.get_write_buffer_size() > 0
+            self.reset(peer)
+            assert isinstance(await step(protocol.lost), OSError)
+            assert transport.get_write_buffer_size() == 0
+
+        run(main())
+
+
 class TestServer:
     def test_plain_server_on_the_default_loop_runs_on_it(self, run):
         transports = []
@@ -416,6 +456,32 @@ class TestClient:
                 with sock:
                     assert sock.family == socket.AF_INET6
 
+        run(main())
+
+    def test_a_cancelled_connect_closes_its_socket(self, run, monkeypatch):
+        def open_descriptors() -> int:
+            return len(os.listdir("/proc/self/fd"))
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            started = asyncio.Event()
+
+            async def never(sock: socket.socket, address: Any) -> None:
+                started.set()
+                await asyncio.Event().wait()
+
+            monkeypatch.setattr(loop, "sock_connect", never)
+            before = open_descriptors()
+            task = asyncio.ensure_future(transport_module.connect_socket(loop, "127.0.0.1", 9))
+            await step(started.wait())
+            assert open_descriptors() == before + 1  # its socket
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert open_descriptors() == before
+
+        if not os.path.isdir("/proc/self/fd"):
+            pytest.skip("no /proc here to count descriptors")
         run(main())
 
 
