@@ -590,7 +590,8 @@ class Engine(asyncio.BufferedProtocol):
         deadline that passes or moves later (the handshake done, a PONG)
         leaves it, and it wakes for nothing once. A timer for each of the
         open, keepalive and close deadlines, each armed and cancelled, cost
-        a server 6 us a connection (bench "hs_conc", uvloop: 85.8 -> 80.2).
+        a server 3-4 us a connection (bench "hs_conc": uvloop 79.4 -> 76.0,
+        asyncio 108.2 -> 104.0).
         """
         timer = self._timer
         if timer is not None:
