@@ -347,7 +347,7 @@ def _parse_head(head: bytes | bytearray, options: Options) -> tuple[str, Headers
 
     In C when it can: a head the C version does not take (anything unusual
     or wrong) goes the Python way, which names the error. Server core
-    handshake, bench's request: 10.8 -> 8.6 us.
+    handshake, bench's request: 10.8 -> 9.5 us.
     """
     if _c_split_head is not None:
         split = _c_split_head(
