@@ -465,6 +465,7 @@ class TestClosedError:
         receive(server, frame_to(Role.SERVER, 0x8, payload))
         error = server.closed_error()
         assert type(error) is kind
+        assert server.closed_normally is (kind is ConnectionClosedOK)
         assert error.code == (1005 if received is None else received)
         assert error.sent_code == (1005 if sent is None else sent)
         assert error.cause is None
@@ -475,6 +476,13 @@ class TestClosedError:
         error = client.closed_error()
         assert (error.code, error.reason, error.sent_code) == (1001, "going", 1001)
         assert str(error) == "connection closed: 1001 'going'"
+
+    def test_no_close_frame_back_is_not_normal(self) -> None:
+        sent_only = opened(Role.SERVER)
+        sent_only.send_close(1000)
+        for conn in (sent_only, opened(Role.CLIENT), Connection(Role.CLIENT)):
+            assert not conn.closed_normally
+            assert type(conn.closed_error()) is ConnectionClosedError
 
     def test_no_close_frame_at_all(self) -> None:
         error = Connection(Role.CLIENT).closed_error()

@@ -71,7 +71,8 @@ class Server:
             code = CloseCode.INTERNAL_ERROR
         finally:
             try:
-                await connection.close(code)
+                if not connection.engine.closed.done():  # it is when the client closed
+                    await connection.close(code)
             finally:
                 self.connections.discard(connection)
 

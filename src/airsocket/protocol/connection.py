@@ -78,6 +78,10 @@ __all__ = ["END_OF_STREAM", "Connection", "Role", "State"]
 _OPEN_REQUIRED = "the connection is not open"
 #: Unmasked payloads from this size on are queued apart from their header.
 _SPLIT_SIZE = 64 * 1024
+# Close codes of a normal ending (see closed_normally).
+_NORMAL_CLOSE_CODES = frozenset(
+    (CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY, CloseCode.NO_STATUS_RCVD)
+)
 _KEYS = struct.Struct("4s")
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 
@@ -214,7 +218,8 @@ class Connection(OpeningHandshake):
         self._msg_wire = 0
         self._msg_out = 0
         self._msg_parts: list[bytes | str] = []
-        self._decoder = _Utf8Decoder()
+        # Made by the first text message: many connections never get one.
+        self._decoder: codecs.IncrementalDecoder | None = None
 
     # ------------------------------------------------------------------
     # What the I/O layer reads
@@ -243,10 +248,22 @@ class Connection(OpeningHandshake):
         were exchanged both ways, else ``ConnectionClosedError``.
         """
         sent = self.close_sent[0] if self.close_sent is not None else None
-        normal = (CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY, CloseCode.NO_STATUS_RCVD)
-        received_ok = self.close_received is not None and self.close_code in normal
-        kind = ConnectionClosedOK if received_ok and sent in normal else ConnectionClosedError
+        kind = ConnectionClosedOK if self.closed_normally else ConnectionClosedError
         return kind(self.close_code, self.close_reason, sent, self.failure)
+
+    @property
+    def closed_normally(self) -> bool:
+        """Whether close frames with 1000, 1001 or no code went both ways.
+
+        :meth:`closed_error` is then a ``ConnectionClosedOK``.
+        """
+        received, sent = self.close_received, self.close_sent
+        return (
+            received is not None
+            and sent is not None
+            and received[0] in _NORMAL_CLOSE_CODES
+            and sent[0] in _NORMAL_CLOSE_CODES
+        )
 
     @property
     def wants_write(self) -> bool:
@@ -585,7 +602,10 @@ class Connection(OpeningHandshake):
         self._msg_compressed = compressed
         self._msg_out = 0
         if opcode == 1:
-            self._decoder.reset()
+            if self._decoder is None:
+                self._decoder = _Utf8Decoder()
+            else:
+                self._decoder.reset()
 
     def _feed_message(self, chunk: bytes, last: bool, events: list[Event]) -> None:
         if self._msg_compressed:
@@ -593,11 +613,13 @@ class Connection(OpeningHandshake):
             chunk = self._deflate.decompress(chunk, last, self._max_size - self._msg_out)
             self._msg_out += len(chunk)
         if self._msg_opcode == 1:
-            piece = self._decoder.decode(chunk, last)
+            decoder = self._decoder
+            assert decoder is not None, "made by _start_message"
+            piece = decoder.decode(chunk, last)
             if piece:
                 self._msg_parts.append(piece)
             if not last:
-                _check_held_bytes(self._decoder)
+                _check_held_bytes(decoder)
         elif chunk:
             self._msg_parts.append(chunk)
         if not last:
