@@ -247,6 +247,24 @@ class TestSection4_1ClientRequest:
         with pytest.raises(ArgumentError):
             build_request(parse_uri("ws://h"), KEY, options, None)
 
+    @pytest.mark.parametrize("agent", ["evil\r\nX-Injected: 1", "tab\x7f", 42])
+    def test_bad_user_agent_fails_every_handshake(self, agent: object) -> None:
+        # A valid value is checked once and remembered; an invalid one never is.
+        options = Options(user_agent=agent)  # type: ignore[arg-type]
+        for _ in range(2):
+            with pytest.raises(ArgumentError, match="User-Agent"):
+                build_request(parse_uri("ws://h"), KEY, options, None)
+        offer = check_request(parse_request(RFC_REQUEST, Options()), Options())
+        for _ in range(2):
+            with pytest.raises(ArgumentError, match="Server"):
+                build_accept(offer, options, None, None)
+
+    def test_user_agent_is_sent_each_time(self) -> None:
+        options = Options(user_agent="agent/1")
+        for _ in range(2):
+            request = build_request(parse_uri("ws://h"), KEY, options, None)
+            assert request.headers.get_all("User-Agent") == ["agent/1"]
+
 
 class TestSection4_1CheckResponse:
     def test_rfc_example(self) -> None:

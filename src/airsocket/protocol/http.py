@@ -71,6 +71,10 @@ _CRLF = b"\r\n"
 _HEAD_END = b"\r\n\r\n"
 
 
+#: ``(name, value)`` fields from the options known to be valid (see add_option).
+_CHECKED_OPTION_FIELDS: set[tuple[str, str]] = set()
+
+
 class Headers:
     """A case-insensitive multi-map of header fields, in order, with original case.
 
@@ -149,6 +153,19 @@ class Headers:
             item[1] for item_key, item in zip(keys, self._items, strict=True) if item_key == key
         ]
 
+    def add_option(self, name: str, value: str) -> None:
+        """:meth:`add` for a value from the options, sent on every handshake.
+
+        Checked the first time only (a check was 0.25 us of the server's
+        1.8 us ``build_accept``); an invalid value raises every time.
+        """
+        if type(value) is not str or (name, value) not in _CHECKED_OPTION_FIELDS:
+            _check_field(name, value)
+            if len(_CHECKED_OPTION_FIELDS) >= 64:
+                _CHECKED_OPTION_FIELDS.clear()  # bounded, whatever options come
+            _CHECKED_OPTION_FIELDS.add((name, value))
+        self._append(name, value)
+
     def append_checked(self, name: str, value: str) -> None:
         """Append a field that airsocket made or already checked: no checks.
 
@@ -171,7 +188,8 @@ class Headers:
 
     def serialize(self) -> bytes:
         """Return the fields as ``Name: value\\r\\n`` lines, without the blank line."""
-        return "".join(f"{name}: {value}\r\n" for name, value in self._items).encode("latin-1")
+        # A list, not a generator: join() makes one anyway (0.39 -> 0.30 us).
+        return "".join([f"{name}: {value}\r\n" for name, value in self._items]).encode("latin-1")
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._keys

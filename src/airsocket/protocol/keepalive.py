@@ -62,8 +62,10 @@ class Keepalive:
 
     def deadline(self) -> float | None:
         """The next time something is due (None: nothing)."""
-        due = [when for when in (self.next_ping, self.expires) if when is not None]
-        return min(due) if due else None
+        next_ping, expires = self.next_ping, self.expires
+        if next_ping is None or expires is None:
+            return expires if next_ping is None else next_ping
+        return min(next_ping, expires)
 
 
 class Pings(Generic[W]):
