@@ -48,6 +48,7 @@ async def open_connection(uri: str, options: Options) -> Connection:
                 ssl=context,
                 server_hostname=wsuri.host if context is not None else None,
             )
+        assert engine.opened is not None, "a client engine's"
         await engine.opened
 
     try:

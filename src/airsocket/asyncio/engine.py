@@ -138,8 +138,12 @@ class Engine(asyncio.BufferedProtocol):
         self.loop = loop
         self.options = core.options
         self.transport: asyncio.Transport | None = None
-        #: Resolved when the handshake succeeds; fails with the handshake error.
-        self.opened: asyncio.Future[None] = loop.create_future()
+        #: A client's: resolved when the handshake succeeds, failed with the
+        #: handshake error. None for a server, which waits for no future
+        #: (fewer objects a connection for the cyclic GC to visit, bench "hs_conc").
+        self.opened: asyncio.Future[None] | None = (
+            loop.create_future() if core.role is Role.CLIENT else None
+        )
         #: Resolved when the TCP connection is closed.
         self.closed: asyncio.Future[None] = loop.create_future()
         self.error: BaseException | None = None
@@ -161,7 +165,7 @@ class Engine(asyncio.BufferedProtocol):
         self._open_deadline: float | None = None
         self._close_deadline: float | None = None
         self._failure_deadline: float | None = None
-        self._pings: Pings[asyncio.Future[float]] = Pings()
+        self._pings: Pings[asyncio.Future[float]] | None = None  # made by the first ping()
         self._keepalive = Keepalive(None, None, 0.0)
         #: Seconds of the last PING's round trip, keepalive included; 0 before any.
         self.latency = 0.0
@@ -264,12 +268,14 @@ class Engine(asyncio.BufferedProtocol):
             self._timer = None
         if self.error is None and exc is not None:
             self.error = exc
-        if not self.opened.done():
-            self.opened.set_exception(self._opening_error())
-            self.opened.exception()  # the failure is also reported to on_close
-        for waiter in self._pings.cancel_all():
-            if not waiter.done():
-                waiter.cancel()
+        opened = self.opened
+        if opened is not None and not opened.done():
+            opened.set_exception(self._opening_error())
+            opened.exception()  # the failure is also reported to on_close
+        if self._pings is not None:
+            for waiter in self._pings.cancel_all():
+                if not waiter.done():
+                    waiter.cancel()
         self._wake_drain()
         if not self.closed.done():
             self.closed.set_result(None)
@@ -321,8 +327,9 @@ class Engine(asyncio.BufferedProtocol):
 
     def _opened(self) -> None:
         self._open_deadline = None  # the timer stays: it wakes for the next deadline
-        if not self.opened.done():
-            self.opened.set_result(None)
+        opened = self.opened
+        if opened is not None and not opened.done():
+            opened.set_result(None)
         options = self.options
         self._keepalive = Keepalive(options.ping_interval, options.ping_timeout, self.loop.time())
         self._arm_keepalive()
@@ -439,6 +446,8 @@ class Engine(asyncio.BufferedProtocol):
         Raises:
             InvalidState: the connection is not OPEN.
         """
+        if self._pings is None:
+            self._pings = Pings()
         data = self._pings.payload(data)
         self.send_frame_control(9, data)
         waiter: asyncio.Future[float] = self.loop.create_future()
@@ -446,6 +455,8 @@ class Engine(asyncio.BufferedProtocol):
         return waiter
 
     def _pong_received(self, data: bytes) -> None:
+        if self._pings is None:
+            return  # a PONG nobody asked for
         for waiter, rtt in self._pings.settle(data, self.loop.time()):
             if not waiter.done():
                 waiter.set_result(rtt)

@@ -41,12 +41,16 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._acceptor: Acceptor | None = None
         self._forever: asyncio.Future[None] | None = None
+        # Bound once: a bound method made per connection is one more object
+        # for the cyclic GC to visit while the connection lives (bench "hs_conc").
+        self._on_open = self._opened
+        self._forget_task = self._tasks.discard
 
     def engine_factory(self) -> Engine:
         """Make the engine (and connection) for one accepted TCP connection."""
         assert self._loop is not None, "start() ran"
         engine = Engine(CoreConnection(Role.SERVER, self.options), None, self._loop)
-        connection = Connection(engine, self._opened)
+        connection = Connection(engine, self._on_open)
         hook = self.options.process_request
         if hook is not None:
             engine.request_hook = _bind_hook(hook, connection)
@@ -58,7 +62,7 @@ class Server:
         self.connections.add(connection)
         task = connection.engine.loop.create_task(self._run_handler(connection))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._forget_task)
 
     async def _run_handler(self, connection: Connection) -> None:
         code = CloseCode.NORMAL_CLOSURE

@@ -210,14 +210,17 @@ class Connection(OpeningHandshake):
         self._frame_fin = False
         self._frame_mask: bytes | None = None
         self._frame_offset = 0
-        self._control_parts: list[bytes] = []
+        # The pieces of a control frame or data message arriving in parts: a
+        # list made when the first piece comes (a list a connection is one
+        # more object for the cyclic GC to visit, bench "hs_conc").
+        self._control_parts: list[bytes] | None = None
         self._payload: PayloadBufferPython | None = None
         # The data message being assembled from fragments.
         self._msg_opcode = 0
         self._msg_compressed = False
         self._msg_wire = 0
         self._msg_out = 0
-        self._msg_parts: list[bytes | str] = []
+        self._msg_parts: list[bytes | str] | None = None
         # Made by the first text message: many connections never get one.
         self._decoder: codecs.IncrementalDecoder | None = None
 
@@ -571,10 +574,13 @@ class Connection(OpeningHandshake):
         self._frame_left -= take
         last = not self._frame_left
         if self._frame_opcode >= 8:
-            self._control_parts.append(chunk)
+            parts = self._control_parts
+            if parts is None:
+                parts = self._control_parts = []
+            parts.append(chunk)
             if last:
-                payload = b"".join(self._control_parts)
-                self._control_parts = []
+                payload = b"".join(parts)
+                self._control_parts = None
                 self._receive_control(self._frame_opcode, payload, events)
         else:
             # Text is validated chunk by chunk: an invalid byte fails the
@@ -612,20 +618,22 @@ class Connection(OpeningHandshake):
             assert self._deflate is not None, "RSV1 is refused without the extension"
             chunk = self._deflate.decompress(chunk, last, self._max_size - self._msg_out)
             self._msg_out += len(chunk)
+        parts = self._msg_parts
+        if parts is None:
+            parts = self._msg_parts = []
         if self._msg_opcode == 1:
             decoder = self._decoder
             assert decoder is not None, "made by _start_message"
             piece = decoder.decode(chunk, last)
             if piece:
-                self._msg_parts.append(piece)
+                parts.append(piece)
             if not last:
                 _check_held_bytes(decoder)
         elif chunk:
-            self._msg_parts.append(chunk)
+            parts.append(chunk)
         if not last:
             return
-        parts = self._msg_parts
-        self._msg_parts = []
+        self._msg_parts = None
         if self._msg_opcode == 1:
             events.append(TextMessage("".join(parts)))  # type: ignore[arg-type]
         else:

@@ -153,6 +153,18 @@ class Headers:
             item[1] for item_key, item in zip(keys, self._items, strict=True) if item_key == key
         ]
 
+    @classmethod
+    def of_checked(cls, items: list[tuple[str, str]], keys: list[str]) -> Headers:
+        """Headers holding ``items`` (taken, not copied), fields airsocket made.
+
+        ``keys`` are the lowercased names, interned, one per item (taken too):
+        a handshake builds its own fields from constants whose keys it made
+        once, not one call per field (see ``handshake.build_accept``).
+        """
+        headers = cls()
+        headers._items, headers._keys = items, keys
+        return headers
+
     def add_option(self, name: str, value: str) -> None:
         """:meth:`add` for a value from the options, sent on every handshake.
 
