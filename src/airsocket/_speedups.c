@@ -1180,6 +1180,84 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(values_of_doc,
+"values_of(keys, items, wanted, /)\n"
+"--\n"
+"\n"
+"For each name in the tuple wanted, the list of the values of the fields\n"
+"whose key is that name, in order: keys is a list of str (lowercased\n"
+"names), items a list of (name, value) tuples, one per key, as\n"
+"airsocket.protocol.http.Headers keeps them. What Headers.values_of\n"
+"returns, in one call.");
+
+static PyObject *
+values_of(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *keys, *items, *wanted, *result;
+    Py_ssize_t n, m;
+
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError,
+                     "values_of() takes exactly 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    keys = args[0];
+    items = args[1];
+    wanted = args[2];
+    if (!PyList_Check(keys) || !PyList_Check(items) || !PyTuple_Check(wanted)) {
+        PyErr_SetString(PyExc_TypeError, "values_of() takes a list, a list and a tuple");
+        return NULL;
+    }
+    n = PyList_GET_SIZE(keys);
+    m = PyTuple_GET_SIZE(wanted);
+    if (PyList_GET_SIZE(items) != n) {
+        PyErr_SetString(PyExc_ValueError, "values_of(): keys and items differ in length");
+        return NULL;
+    }
+    result = PyList_New(m);
+    if (result == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t j = 0; j < m; j++) {
+        PyObject *values = PyList_New(0);
+        if (values == NULL) {
+            goto fail;
+        }
+        PyList_SET_ITEM(result, j, values);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        for (Py_ssize_t j = 0; j < m; j++) {
+            PyObject *name = PyTuple_GET_ITEM(wanted, j);
+            /* Interned on both sides as a rule: identity first. */
+            int equal = key == name;
+            if (!equal) {
+                equal = PyObject_RichCompareBool(key, name, Py_EQ);
+                if (equal < 0) {
+                    goto fail;
+                }
+            }
+            if (equal) {
+                PyObject *item = PyList_GET_ITEM(items, i);
+                if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+                    PyErr_SetString(PyExc_TypeError,
+                                    "values_of(): an item is not a (name, value) tuple");
+                    goto fail;
+                }
+                if (PyList_Append(PyList_GET_ITEM(result, j),
+                                  PyTuple_GET_ITEM(item, 1)) < 0) {
+                    goto fail;
+                }
+            }
+        }
+    }
+    return result;
+
+fail:
+    Py_DECREF(result);
+    return NULL;
+}
+
 static int
 speedups_exec(PyObject *module)
 {
@@ -1209,6 +1287,8 @@ static PyMethodDef speedups_methods[] = {
     {"frame", (PyCFunction)(void (*)(void))frame, METH_FASTCALL, frame_doc},
     {"split_head", (PyCFunction)(void (*)(void))split_head, METH_FASTCALL,
      split_head_doc},
+    {"values_of", (PyCFunction)(void (*)(void))values_of, METH_FASTCALL,
+     values_of_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,7 +3,8 @@
 Import :mod:`airsocket.protocol.masking` instead; it falls back to pure
 Python when this extension is missing or disabled. :func:`scan_frames` and
 :func:`frame` serve :mod:`airsocket.protocol.connection`'s hot path,
-:func:`split_head` :mod:`airsocket.protocol.http`'s parsing.
+:func:`split_head` and :func:`values_of` :mod:`airsocket.protocol.http`'s
+parsing and lookups.
 """
 
 from collections.abc import Callable
@@ -88,4 +89,13 @@ def split_head(
     None unless the head is within the limits and every header line is
     ``token ":" value``: exactly where :mod:`airsocket.protocol.http`'s
     Python path raises, which then names the error.
+    """
+
+def values_of(
+    keys: list[str], items: list[tuple[str, str]], wanted: tuple[str, ...], /
+) -> list[list[str]]:
+    """For each name in ``wanted``, the values of the fields with that key, in order.
+
+    ``keys`` and ``items`` as :class:`airsocket.protocol.http.Headers` keeps
+    them; what ``Headers.values_of`` returns, in one call.
     """

@@ -496,3 +496,63 @@ class TestSplitHeadInC:
             ):
                 limits = (OPTIONS.max_head_size, OPTIONS.max_line_size, OPTIONS.max_header_count)
                 assert http._c_split_head(head, *limits) == python_split(head, OPTIONS), head
+
+
+# Names for the lookups: a few, so that they repeat; any case.
+lookup_names = st.sampled_from(["Host", "host", "HOST", "Origin", "X-A", "x-a", "Upgrade"])
+
+
+class TestValuesOf:
+    """``Headers.values_of``: ``get_all`` of several lowercased names at once."""
+
+    @settings(max_examples=200)
+    @given(
+        st.lists(st.tuples(lookup_names, values), max_size=8),
+        st.lists(lookup_names.map(str.lower), max_size=5).map(tuple),
+    )
+    def test_is_get_all_of_each(
+        self, fields: list[tuple[str, str]], wanted: tuple[str, ...]
+    ) -> None:
+        headers = Headers(fields)
+        assert headers.values_of(wanted) == [headers.get_all(name) for name in wanted]
+
+    def test_examples(self) -> None:
+        headers = Headers([("Host", "a"), ("X-A", "1"), ("x-a", "2"), ("Origin", "o")])
+        assert headers.values_of(("x-a", "host", "absent", "x-a")) == [
+            ["1", "2"],
+            ["a"],
+            [],
+            ["1", "2"],
+        ]
+        assert headers.values_of(()) == []
+
+    def test_keys_need_not_be_interned(self) -> None:
+        headers = Headers([("X-Long-Name", "v")])
+        made = "".join(["x-long", "-name"])  # equal, another object
+        assert made is not headers._keys[0]
+        assert headers.values_of((made,)) == [["v"]]
+
+
+@pytest.mark.skipif(http._c_values_of is None, reason="C accelerator not built or disabled")
+class TestValuesOfInC:
+    """The C ``values_of`` returns what the Python lookups return."""
+
+    @settings(max_examples=300)
+    @given(
+        st.lists(st.tuples(lookup_names, values), max_size=10),
+        st.lists(lookup_names.map(str.lower), max_size=6).map(tuple),
+    )
+    def test_agrees_with_python(
+        self, fields: list[tuple[str, str]], wanted: tuple[str, ...]
+    ) -> None:
+        headers = Headers(fields)
+        expected = [headers._values(name) for name in wanted]
+        assert http._c_values_of(headers._keys, headers._items, wanted) == expected
+
+    def test_refuses_what_is_not_headers(self) -> None:
+        with pytest.raises(TypeError):
+            http._c_values_of(["a"], [("a", "1")], ["a"])  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="length"):
+            http._c_values_of(["a", "b"], [("a", "1")], ("a",))
+        with pytest.raises(TypeError, match="tuple"):
+            http._c_values_of(["a"], [["a", "1"]], ("a",))  # type: ignore[list-item]

@@ -179,26 +179,24 @@ def parse_subprotocol_header(values: list[str]) -> list[str]:
     return _tokens("Sec-WebSocket-Protocol", values)
 
 
-def _has_token(headers: Headers, name: str, token: str, pattern: re.Pattern[str]) -> bool:
-    values = headers.get_all(name)
+def _has_token(values: list[str], name: str, token: str, pattern: re.Pattern[str]) -> bool:
     if len(values) == 1 and values[0].lower() == token:
         return True  # the usual value, a token itself: nothing more to parse
     return token in (value.lower() for value in _tokens(name, values, pattern))
 
 
-def _single(headers: Headers, name: str) -> str:
-    values = headers.get_all(name)
+def _single(values: list[str], name: str) -> str:
     if len(values) != 1:
         raise InvalidHeader(f"expected one {name} header, got {len(values)}")
     return values[0]
 
 
-def _check_upgrade(headers: Headers) -> None:
+def _check_upgrade(upgrade: list[str], connection: list[str]) -> None:
     # RFC 6455 4.1 (client) and 4.2.1 (server): Upgrade MUST hold "websocket"
     # and Connection MUST hold "Upgrade", both ASCII case-insensitive.
-    if not _has_token(headers, "Upgrade", "websocket", _PROTOCOL_RE):
+    if not _has_token(upgrade, "Upgrade", "websocket", _PROTOCOL_RE):
         raise InvalidHeader("missing 'websocket' in the Upgrade header")
-    if not _has_token(headers, "Connection", "upgrade", TOKEN_RE):
+    if not _has_token(connection, "Connection", "upgrade", TOKEN_RE):
         raise InvalidHeader("missing 'Upgrade' in the Connection header")
 
 
@@ -287,18 +285,35 @@ def check_response(
     # RFC 6455 4.1: a status other than 101 is handled as plain HTTP.
     if response.status != 101:
         raise InvalidStatus(response)
-    headers = response.headers
-    _check_upgrade(headers)
+    upgrade, connection, accept, extensions, protocols = response.headers.values_of(
+        _RESPONSE_FIELDS
+    )
+    _check_upgrade(upgrade, connection)
     # RFC 6455 4.1: the client MUST fail the connection unless
     # Sec-WebSocket-Accept is the base64 SHA-1 of key + GUID.
-    if _single(headers, "Sec-WebSocket-Accept") != accept_key(key):
+    if _single(accept, "Sec-WebSocket-Accept") != accept_key(key):
         raise InvalidHeader("Sec-WebSocket-Accept does not match Sec-WebSocket-Key")
-    extensions = parse_extension_header(headers.get_all("Sec-WebSocket-Extensions"))
-    return _accepted_subprotocol(headers, options), extensions
+    return _accepted_subprotocol(protocols, options), parse_extension_header(extensions)
 
 
-def _accepted_subprotocol(headers: Headers, options: Options) -> str | None:
-    chosen = parse_subprotocol_header(headers.get_all("Sec-WebSocket-Protocol"))
+# The fields check_response reads, looked up in one call; interned, as the
+# keys of Headers are, so that each comparison is one of identity.
+_RESPONSE_FIELDS = tuple(
+    map(
+        intern,
+        (
+            "upgrade",
+            "connection",
+            "sec-websocket-accept",
+            "sec-websocket-extensions",
+            "sec-websocket-protocol",
+        ),
+    )
+)
+
+
+def _accepted_subprotocol(protocols: list[str], options: Options) -> str | None:
+    chosen = parse_subprotocol_header(protocols)
     if not chosen:
         return None
     # RFC 6455 4.1: a subprotocol that was not offered MUST fail the connection.
@@ -372,24 +387,56 @@ def check_request(request: Request, options: Options) -> ClientOffer:
         raise _http_error(405, f"method {request.method} is not allowed, only GET")
     if request.version != "HTTP/1.1":
         raise _http_error(505, f"unsupported HTTP version: {request.version}")
-    headers = request.headers
-    if headers.get_all("Transfer-Encoding") or headers.get("Content-Length", "0") != "0":
+    (
+        transfer_encoding,
+        content_length,
+        host,
+        upgrade,
+        connection,
+        key,
+        version,
+        origin,
+        protocols,
+        extensions,
+    ) = request.headers.values_of(_REQUEST_FIELDS)
+    if transfer_encoding or (content_length[0] if content_length else "0") != "0":
         # Bytes after the head are WebSocket frames; a body would be read as frames.
         raise InvalidHandshake("a WebSocket handshake request must not have a body")
     # RFC 7230 5.4: a server MUST answer 400 to no Host or several; RFC 6455 4.1.
-    if not _single(headers, "Host"):
+    if not _single(host, "Host"):
         raise InvalidHeader("the Host header is empty")
-    _check_upgrade(headers)
-    key = _check_key(headers)
-    _check_version(headers)
-    origin = _check_origin(headers, options)
+    _check_upgrade(upgrade, connection)
+    checked_key = _check_key(key)
+    _check_version(version)
+    checked_origin = _check_origin(origin, options)
     return ClientOffer(
-        key,
-        parse_subprotocol_header(headers.get_all("Sec-WebSocket-Protocol")),
-        parse_extension_header(headers.get_all("Sec-WebSocket-Extensions")),
-        origin,
+        checked_key,
+        parse_subprotocol_header(protocols),
+        parse_extension_header(extensions),
+        checked_origin,
         request,
     )
+
+
+# The fields check_request reads, in the order it checks them, looked up in
+# one call: ten get_all() calls were 1.2 us of its 2.3 (bench "hs_conc").
+_REQUEST_FIELDS = tuple(
+    map(
+        intern,
+        (
+            "transfer-encoding",
+            "content-length",
+            "host",
+            "upgrade",
+            "connection",
+            "sec-websocket-key",
+            "sec-websocket-version",
+            "origin",
+            "sec-websocket-protocol",
+            "sec-websocket-extensions",
+        ),
+    )
+)
 
 
 def _http_error(status: int, message: str) -> InvalidHandshake:
@@ -398,9 +445,9 @@ def _http_error(status: int, message: str) -> InvalidHandshake:
     return error
 
 
-def _check_key(headers: Headers) -> str:
+def _check_key(values: list[str]) -> str:
     # RFC 6455 4.2.1 item 5: one Sec-WebSocket-Key, base64 of 16 bytes.
-    key = _single(headers, "Sec-WebSocket-Key")
+    key = _single(values, "Sec-WebSocket-Key")
     try:
         nonce = base64.b64decode(key, validate=True)
     except ValueError as exc:  # binascii.Error, or a non-ASCII str (found by fuzzing)
@@ -410,16 +457,14 @@ def _check_key(headers: Headers) -> str:
     return key
 
 
-def _check_version(headers: Headers) -> None:
+def _check_version(versions: list[str]) -> None:
     # RFC 6455 4.2.2: for any version but 13 the server MUST answer with an
     # error (426) carrying Sec-WebSocket-Version; see reject().
-    versions = headers.get_all("Sec-WebSocket-Version")
     if versions != [VERSION]:
         raise InvalidVersion(f"unsupported Sec-WebSocket-Version {versions!r}, expected 13")
 
 
-def _check_origin(headers: Headers, options: Options) -> str | None:
-    origins = headers.get_all("Origin")
+def _check_origin(origins: list[str], options: Options) -> str | None:
     if len(origins) > 1:
         raise InvalidHeader(f"expected at most one Origin header, got {len(origins)}")
     origin = origins[0] if origins else None

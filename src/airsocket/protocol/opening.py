@@ -181,14 +181,24 @@ class OpeningHandshake:
         if self._awaiting_answer:  # a server waiting for accept(): keep early frames
             self._tail += data
             return []
-        head += data
         try:
-            end = find_head_end(head, self.options)
-            if end < 0:
-                return []
-            self._tail = bytes(head[end:])
-            raw = bytes(head[:end])
-            self._head = bytearray()
+            if head or type(data) is not bytes:
+                head += data
+                end = find_head_end(head, self.options)
+                if end < 0:
+                    return []
+                self._tail = bytes(head[end:])
+                raw = bytes(head[:end])
+                self._head = bytearray()
+            else:
+                # The usual head, whole in one read: looked at where it is,
+                # not copied into the buffer and out again.
+                end = find_head_end(data, self.options)
+                if end < 0:
+                    head += data
+                    return []
+                raw = data[:end] if end < len(data) else data
+                self._tail = data[end:]
             if self.role is Role.CLIENT:
                 return self._receive_response(raw)
             return self._receive_request(raw)
