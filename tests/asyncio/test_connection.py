@@ -228,6 +228,41 @@ class TestMessages:
 
         run(main())
 
+    def test_recv_again_after_a_cancelled_recv(self, run):
+        # A timeout around recv() cancels it: the next recv() waits and gets
+        # the message (it raised "already waiting" before), and nothing is lost.
+        async def main():
+            async with Served() as served, airsocket.connect(served.url) as ws:
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(ws.recv(), 0.01)
+                second = asyncio.ensure_future(ws.recv())
+                await asyncio.sleep(0)
+                with pytest.raises(RuntimeError, match="already waiting"):
+                    await ws.recv()  # the second one does wait
+                peer = await served.accepted()
+                await peer.send("one")
+                await peer.send("two")
+                assert await step(second) == "one"
+                cancelled = asyncio.ensure_future(ws.__anext__())
+                await asyncio.sleep(0)
+                assert cancelled.done()  # "two" was queued: no wait
+                assert cancelled.result() == "two"
+                waiting = asyncio.ensure_future(ws.__anext__())
+                await asyncio.sleep(0)
+                waiting.cancel()
+                await peer.send("three")
+                assert [m async for m in _first(ws, 1)] == ["three"]
+
+        run(main())
+
+
+async def _first(ws, count):
+    async for message in ws:
+        yield message
+        count -= 1
+        if not count:
+            return
+
 
 class TestPing:
     def test_ping_returns_the_round_trip_time(self, run):

@@ -86,26 +86,35 @@ class Connection(ConnectionInfo):
             ConnectionClosed: the connection closed (OK or Error subclass).
             RuntimeError: another coroutine is already waiting in ``recv``.
         """
-        if not self._messages and not await self._arrival():
-            raise self.engine.core.closed_error()
+        messages = self._messages
+        while not messages:
+            waiter = self._input_waiter()
+            if waiter is None:
+                if messages:
+                    break
+                raise self.engine.core.closed_error()
+            await waiter
         return self._take()
 
-    async def _arrival(self) -> bool:
-        """Wait until a message is queued (True) or the connection is closed (False)."""
-        messages = self._messages
+    def _input_waiter(self) -> asyncio.Future[None] | None:
+        """With no message queued: the future to await, None if the connection is closed.
+
+        A plain function, not a coroutine that recv() and __anext__ would
+        await: one coroutine fewer each time the application waits.
+        """
         engine = self.engine
-        while not messages:
-            if engine.closed.done():
-                return False
-            if self._waiter is not None:
-                raise RuntimeError("another coroutine is already waiting for the next message")
-            engine.flush_deferred()
-            engine.apply_pending_input()
-            if engine.closed.done():
-                continue
-            self._waiter = engine.loop.create_future()
-            await self._waiter
-        return True
+        if engine.closed.done():
+            return None
+        if self._waiter is not None and not self._waiter.done():
+            # A done waiter is a recv() that was cancelled (a timeout around
+            # it): no one waits any more, and the next recv() may.
+            raise RuntimeError("another coroutine is already waiting for the next message")
+        engine.flush_deferred()
+        engine.apply_pending_input()
+        if engine.closed.done():
+            return None
+        self._waiter = waiter = engine.loop.create_future()
+        return waiter
 
     def _take(self) -> Message:
         """Dequeue the next message (one is queued); resume reading below the low mark."""
@@ -175,14 +184,19 @@ class Connection(ConnectionInfo):
             # The common case in a busy loop, without a second coroutine
             # (bench "burst": 0.2 us a message).
             return messages.popleft()
-        if not messages and not await self._arrival():
-            core = self.engine.core
-            if core.closed_normally:
-                # No exception made only to be caught here: building and
-                # raising ConnectionClosedOK cost a server about a
-                # microsecond a connection (bench "hs_conc").
-                raise StopAsyncIteration
-            raise core.closed_error()
+        while not messages:
+            waiter = self._input_waiter()
+            if waiter is None:
+                if messages:
+                    break
+                core = self.engine.core
+                if core.closed_normally:
+                    # No exception made only to be caught here: building and
+                    # raising ConnectionClosedOK cost a server about a
+                    # microsecond a connection (bench "hs_conc").
+                    raise StopAsyncIteration
+                raise core.closed_error()
+            await waiter
         return self._take()
 
     async def __aenter__(self) -> Connection:
