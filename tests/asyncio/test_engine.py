@@ -768,6 +768,49 @@ class TestEngineCalls:
 
         run(main())
 
+    def test_a_cancelled_blocked_send_leaves_the_others_waiting(self, run):
+        # Senders blocked on the same drain: cancelling one (a timeout around
+        # send()) must neither cancel the others nor the sends after it.
+        received = []
+
+        async def stalls_then_reads(peer: RawPeer) -> None:
+            await accept_upgrade(peer)
+            await gate.wait()
+            while True:
+                _, _, payload = await peer.read_frame()
+                received.append(payload[:1])
+                if payload == b"last":
+                    return
+
+        gate = asyncio.Event()
+
+        async def main():
+            async with raw_server(stalls_then_reads) as port:
+                ws = await airsocket.connect(
+                    f"ws://127.0.0.1:{port}/", write_limit=1024, compression=None
+                )
+                blocked = None
+                for _ in range(2000):
+                    sending = asyncio.ensure_future(ws.send(b"y" * 65536))
+                    await asyncio.sleep(0)
+                    if not sending.done():
+                        blocked = sending
+                        break
+                assert blocked is not None
+                also_blocked = asyncio.ensure_future(ws.send(b"z"))
+                await asyncio.sleep(0)
+                blocked.cancel()
+                await asyncio.sleep(0)
+                assert not also_blocked.done()  # still waiting, not cancelled with it
+                gate.set()
+                await step(also_blocked)
+                await step(ws.send(b"last"))  # not the cancelled wait again
+                await eventually(lambda: received[-1:] == [b"l"])
+                assert b"z" in received
+                await ws.close()
+
+        run(main())
+
     def test_reading_resumes_after_the_transport_is_gone(self, run):
         # While reading is paused, the peer's close echo is not read: the
         # close timer drops the connection, and the queued messages stay

@@ -495,7 +495,10 @@ class Engine(asyncio.BufferedProtocol):
         while self.write_paused and self.transport is not None and not self.closed.done():
             if self._drain_waiter is None:
                 self._drain_waiter = self.loop.create_future()
-            await self._drain_waiter
+            # Shielded: every blocked sender waits on this one future, and a
+            # sender cancelled (a timeout around send()) must not cancel it
+            # for the others and for the sends after it.
+            await asyncio.shield(self._drain_waiter)
 
     def _wake_drain(self) -> None:
         waiter = self._drain_waiter
