@@ -81,6 +81,28 @@ class TestSection3URIs:
             parse_uri(uri)  # type: ignore[arg-type]
 
 
+class TestParsedAgain:
+    def test_each_call_gets_its_own_object(self) -> None:
+        first = parse_uri("ws://User:pw@Example.com:8080/a%20b?q=1")
+        first.resource_name = "/changed"  # a caller's change stays its own
+        second = parse_uri("ws://User:pw@Example.com:8080/a%20b?q=1")
+        assert second is not first
+        assert repr(second) == repr(
+            WebSocketURI(False, "example.com", 8080, "/a%20b?q=1", ("User", "pw"))
+        )
+
+    def test_a_bad_url_fails_every_time(self) -> None:
+        for _ in range(2):
+            with pytest.raises(InvalidURI, match="scheme"):
+                parse_uri("http://example.com/")
+
+    def test_a_str_subclass_is_parsed_too(self) -> None:
+        class Url(str):
+            pass
+
+        assert parse_uri(Url("wss://h/")).secure
+
+
 class TestHostHeader:
     @pytest.mark.parametrize(
         ("uri", "host_header"),
