@@ -5,7 +5,9 @@ Byte 0 picks small or default limits, so that the limit checks are reached
 as well as the grammar. Only InvalidHandshake (and its subclasses) may come
 out; a request that parses must serialize back to one that parses the same.
 With the C accelerator, its split of the head must equal the Python path's
-(None where that raises), on the head and on the raw input.
+(None where that raises), on the head and on the raw input, and its lookups
+(values_of) the Python lookups, for the names a handshake checks and each
+name the request has.
 """
 
 from __future__ import annotations
@@ -52,6 +54,16 @@ def check_c_split(head: bytes, options: Options) -> None:
         assert http._c_split_head(head, *limits) == python_split(head, options)
 
 
+def check_c_values_of(headers: http.Headers) -> None:
+    if http._c_values_of is not None:
+        names = (*HANDSHAKE_NAMES, *headers._keys)
+        expected = [headers._values(name) for name in names]
+        assert http._c_values_of(headers._keys, headers._items, names) == expected
+
+
+HANDSHAKE_NAMES = ("host", "upgrade", "connection", "sec-websocket-key", "origin")
+
+
 def test_one_input(data: bytes) -> None:
     if not data:
         return
@@ -72,6 +84,7 @@ def test_one_input(data: bytes) -> None:
     except InvalidHandshake:
         pass
     else:
+        check_c_values_of(request.headers)
         again = parse_request(serialize_request(request), DEFAULT)
         assert (again.method, again.path, again.headers) == (
             request.method,
