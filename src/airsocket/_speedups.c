@@ -1225,8 +1225,11 @@ values_of(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         }
         PyList_SET_ITEM(result, j, values);
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
+    /* The sizes are read again at each step: a comparison may run Python
+     * code (a str subclass's __eq__) that changes the lists. */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys) && i < PyList_GET_SIZE(items); i++) {
         PyObject *key = PyList_GET_ITEM(keys, i);
+        Py_INCREF(key);
         for (Py_ssize_t j = 0; j < m; j++) {
             PyObject *name = PyTuple_GET_ITEM(wanted, j);
             /* Interned on both sides as a rule: identity first. */
@@ -1234,22 +1237,26 @@ values_of(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
             if (!equal) {
                 equal = PyObject_RichCompareBool(key, name, Py_EQ);
                 if (equal < 0) {
+                    Py_DECREF(key);
                     goto fail;
                 }
             }
-            if (equal) {
+            if (equal && i < PyList_GET_SIZE(items)) {
                 PyObject *item = PyList_GET_ITEM(items, i);
                 if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
                     PyErr_SetString(PyExc_TypeError,
                                     "values_of(): an item is not a (name, value) tuple");
+                    Py_DECREF(key);
                     goto fail;
                 }
                 if (PyList_Append(PyList_GET_ITEM(result, j),
                                   PyTuple_GET_ITEM(item, 1)) < 0) {
+                    Py_DECREF(key);
                     goto fail;
                 }
             }
         }
+        Py_DECREF(key);
     }
     return result;
 

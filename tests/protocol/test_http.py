@@ -564,6 +564,21 @@ class TestValuesOfInC:
         expected = [headers._values(name) for name in wanted]
         assert http._c_values_of(headers._keys, headers._items, wanted) == expected
 
+    def test_lists_changed_while_comparing(self) -> None:
+        # A str subclass's __eq__ runs Python code in the middle of the C loop:
+        # emptying the lists there must not make it read past their end.
+        keys, items = ["a", "b", "c"], [("a", "1"), ("b", "2"), ("c", "3")]
+
+        class Emptying(str):
+            __hash__ = str.__hash__
+
+            def __eq__(self, other: object) -> bool:
+                keys.clear()
+                items.clear()
+                return False
+
+        assert http._c_values_of(keys, items, (Emptying("b"),)) == [[]]
+
     def test_refuses_what_is_not_headers(self) -> None:
         with pytest.raises(TypeError):
             http._c_values_of(["a"], [("a", "1")], ["a"])  # type: ignore[arg-type]
