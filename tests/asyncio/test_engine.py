@@ -643,6 +643,16 @@ class TestFactories:
         run(main())
 
 
+async def _a_blocked_send(ws: airsocket.Connection) -> asyncio.Future[None]:
+    """Send 64 KiB messages to a peer that does not read until one send waits to drain."""
+    for _ in range(2000):
+        sending = asyncio.ensure_future(ws.send(b"y" * 65536))
+        await asyncio.sleep(0)
+        if not sending.done():
+            return sending
+    raise AssertionError("no send waited for the buffer to drain")
+
+
 class TestEngineCalls:
     def test_close_while_connecting_drops_the_connection(self, run):
         async def silent(peer: RawPeer) -> None:
@@ -748,14 +758,7 @@ class TestEngineCalls:
                 ws = await airsocket.connect(
                     f"ws://127.0.0.1:{port}/", write_limit=1024, compression=None
                 )
-                blocked = None
-                for _ in range(2000):
-                    sending = asyncio.ensure_future(ws.send(b"y" * 65536))
-                    await asyncio.sleep(0)
-                    if not sending.done():
-                        blocked = sending
-                        break
-                assert blocked is not None
+                blocked = await _a_blocked_send(ws)
                 also_blocked = asyncio.ensure_future(ws.send(b"z"))  # waits on the same drain
                 await asyncio.sleep(0)
                 assert not also_blocked.done()
@@ -789,14 +792,7 @@ class TestEngineCalls:
                 ws = await airsocket.connect(
                     f"ws://127.0.0.1:{port}/", write_limit=1024, compression=None
                 )
-                blocked = None
-                for _ in range(2000):
-                    sending = asyncio.ensure_future(ws.send(b"y" * 65536))
-                    await asyncio.sleep(0)
-                    if not sending.done():
-                        blocked = sending
-                        break
-                assert blocked is not None
+                blocked = await _a_blocked_send(ws)
                 also_blocked = asyncio.ensure_future(ws.send(b"z"))
                 await asyncio.sleep(0)
                 blocked.cancel()
