@@ -31,6 +31,7 @@ from sys import intern
 
 from .exceptions import ArgumentError, InvalidHandshake, InvalidHeader
 from .masking import speedups_allowed
+from .memo import keep
 from .options import Options
 
 #: ``_speedups.split_head`` and ``values_of`` when the C versions are on, else None.
@@ -76,7 +77,7 @@ _HEAD_END = b"\r\n\r\n"
 
 
 #: ``(name, value)`` fields from the options known to be valid (see add_option).
-_CHECKED_OPTION_FIELDS: set[tuple[str, str]] = set()
+_CHECKED_OPTION_FIELDS: dict[tuple[str, str], bool] = {}
 
 
 class Headers:
@@ -189,9 +190,7 @@ class Headers:
         """
         if type(value) is not str or (name, value) not in _CHECKED_OPTION_FIELDS:
             _check_field(name, value)
-            if len(_CHECKED_OPTION_FIELDS) >= 64:
-                _CHECKED_OPTION_FIELDS.clear()  # bounded, whatever options come
-            _CHECKED_OPTION_FIELDS.add((name, value))
+            keep(_CHECKED_OPTION_FIELDS, 64, (name, value), True)
         self._append(name, value)
 
     def append_checked(self, name: str, value: str) -> None:
@@ -564,9 +563,7 @@ def _status_line(status: int, reason: str) -> bytes:
         raise ArgumentError(f"invalid HTTP reason phrase {phrase!r}")
     line = f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
     if type(status) is int:  # not a bool, nor an int subclass that prints otherwise
-        if len(_STATUS_LINES) >= 64:
-            _STATUS_LINES.clear()  # bounded, whatever reasons an application sends
-        _STATUS_LINES[status, reason] = line
+        keep(_STATUS_LINES, 64, (status, reason), line)
     return line
 
 

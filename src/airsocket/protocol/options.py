@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .exceptions import ArgumentError
+from .memo import keep
 
 __all__ = ["MAX_MESSAGE_SIZE_LIMIT", "Options"]
 
@@ -126,11 +127,7 @@ class Options:
         except TypeError:  # an unhashable value, e.g. a list of subprotocols
             return cls._built(_DEFAULTS, changes)
         except KeyError:
-            built = cls._built(_DEFAULTS, changes)
-            if len(_BUILT) >= _BUILT_MAX:
-                _BUILT.clear()  # all at once: no step another thread could break
-            _BUILT[key] = built
-            return built
+            return keep(_BUILT, 64, key, cls._built(_DEFAULTS, changes))
 
     @classmethod
     def _built(cls, base: Options, changes: dict[str, Any]) -> Options:
@@ -156,4 +153,3 @@ _DEFAULTS = Options()
 _FIELD_NAMES = frozenset(field.name for field in dataclasses.fields(Options))
 #: Options built from the defaults, by their changes (see Options.build).
 _BUILT: dict[tuple[tuple[str, type, Any], ...], Options] = {}
-_BUILT_MAX = 64

@@ -12,6 +12,7 @@ import re
 from urllib.parse import quote, unquote, urlsplit
 
 from .exceptions import InvalidURI
+from .memo import keep
 
 __all__ = ["WebSocketURI", "parse_uri"]
 
@@ -93,9 +94,7 @@ def parse_uri(uri: str) -> WebSocketURI:
     if fields is None:
         fields = _parse_fields(uri)
         if type(uri) is str:
-            if len(_PARSED) >= 128:
-                _PARSED.clear()  # bounded, whatever URLs come
-            _PARSED[uri] = fields
+            keep(_PARSED, 128, uri, fields)
     return WebSocketURI(*fields)
 
 
