@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
 import pytest
@@ -9,6 +10,7 @@ from aio_helpers import (
     RawPeer,
     accept_upgrade,
     echo,
+    eventually,
     free_port,
     ipv6_available,
     raw_server,
@@ -199,6 +201,46 @@ class TestOpenTimeout:
                 with pytest.raises(TimeoutError):
                     async with airsocket.connect(f"ws://127.0.0.1:{port}/", open_timeout=0.1):
                         pass
+
+        run(main())
+
+    def test_a_cancelled_connect_is_cancelled_not_timed_out(self, run):
+        # A cancel from outside during the opening handshake stays a cancel
+        # (the open_timeout runs in the caller's task), and the connection
+        # is dropped.
+        dropped = []
+        got_request = asyncio.Event()
+
+        async def silent(peer: RawPeer) -> None:
+            await peer.read_head()
+            got_request.set()
+            dropped.append(await peer.reader.read() == b"")
+
+        async def main():
+            async with raw_server(silent) as port:
+                url = f"ws://127.0.0.1:{port}/"
+                opening = asyncio.ensure_future(airsocket.connect(url, open_timeout=5))
+                await step(got_request.wait())
+                opening.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await opening
+                await eventually(lambda: dropped == [True])
+
+        run(main())
+
+    def test_an_outer_timeout_drops_the_connection(self, run):
+        dropped = []
+
+        async def silent(peer: RawPeer) -> None:
+            await peer.read_head()
+            dropped.append(await peer.reader.read() == b"")
+
+        async def main():
+            async with raw_server(silent) as port:
+                url = f"ws://127.0.0.1:{port}/"
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(airsocket.connect(url, open_timeout=10), 0.05)
+                await eventually(lambda: dropped == [True])
 
         run(main())
 

@@ -418,6 +418,37 @@ class TestClose:
 
         run(main())
 
+    def test_a_cancelled_wait_for_the_close_leaves_the_other_waits(self, run):
+        # Timeouts around close() and wait_closed(): each gives up alone, and
+        # the waits that gave up are not kept (a loop of them grows nothing).
+        async def never_answers(peer: RawPeer) -> None:
+            await accept_upgrade(peer)
+            await peer.read_close()
+            await gate.wait()
+            peer.send(frame(8, close_payload(1000), mask=None))  # then closes TCP
+
+        gate = asyncio.Event()
+
+        async def main():
+            async with raw_server(never_answers) as port:
+                ws = await airsocket.connect(f"ws://127.0.0.1:{port}/", close_timeout=None)
+                closing = asyncio.ensure_future(ws.close())
+                waiting = asyncio.ensure_future(ws.wait_closed())
+                for _ in range(50):
+                    with pytest.raises(asyncio.TimeoutError):
+                        await asyncio.wait_for(ws.wait_closed(), 0.001)
+                closing.cancel()
+                await asyncio.sleep(0)
+                assert closing.cancelled() and not waiting.done()
+                assert not ws.engine.closed.done()
+                assert len(ws.engine._close_waiters._futures) == 1  # waiting's, no more
+                gate.set()
+                await step(waiting)
+                await step(ws.close())  # closed: returns at once
+                assert ws.close_code == 1000
+
+        run(main())
+
 
 class TestBackpressure:
     def test_send_waits_while_the_peer_does_not_read(self, run):

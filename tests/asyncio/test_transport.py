@@ -420,9 +420,10 @@ class TestClient:
                     return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", a) for a in addresses]
 
                 monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
-                sock = await step(transport_module.connect_socket(loop, "name.test", port))
+                connecting = transport_module.connect_socket(loop, "name.test", port)
+                sock, peername = await step(connecting)
                 with sock:
-                    assert sock.getpeername() == ("127.0.0.1", port)
+                    assert sock.getpeername() == peername == ("127.0.0.1", port)
                     assert sock.getblocking() is False
                 addresses[1] = dead
                 with pytest.raises(OSError, match=r"could not connect to name\.test") as info:
@@ -452,9 +453,10 @@ class TestClient:
             with listener:
                 port = listener.getsockname()[1]
                 loop = asyncio.get_running_loop()
-                sock = await step(transport_module.connect_socket(loop, "::1", port))
+                sock, peername = await step(transport_module.connect_socket(loop, "::1", port))
                 with sock:
                     assert sock.family == socket.AF_INET6
+                    assert sock.getpeername() == peername
 
         run(main())
 
@@ -466,11 +468,11 @@ class TestClient:
             loop = asyncio.get_running_loop()
             started = asyncio.Event()
 
-            async def never(sock: socket.socket, address: Any) -> None:
+            async def never(loop: Any, sock: socket.socket, address: Any) -> None:
                 started.set()
                 await asyncio.Event().wait()
 
-            monkeypatch.setattr(loop, "sock_connect", never)
+            monkeypatch.setattr(transport_module, "_connect", never)
             before = open_descriptors()
             task = asyncio.ensure_future(transport_module.connect_socket(loop, "127.0.0.1", 9))
             await step(started.wait())
@@ -479,6 +481,43 @@ class TestClient:
             with pytest.raises(asyncio.CancelledError):
                 await task
             assert open_descriptors() == before
+
+        if not os.path.isdir("/proc/self/fd"):
+            pytest.skip("no /proc here to count descriptors")
+        run(main())
+
+    def test_a_connect_cancelled_while_pending_lets_go_of_its_socket(self, run):
+        # A listener whose accept queue is full drops SYNs (Linux), so the
+        # connect stays in progress: cancelled there, the socket is closed
+        # and the loop no longer watches it.
+        def open_descriptors() -> int:
+            return len(os.listdir("/proc/self/fd"))
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            watched = loop._selector.get_map()  # type: ignore[attr-defined]
+            with socket.create_server(("127.0.0.1", 0), backlog=0) as listener:
+                address = listener.getsockname()
+                fillers = []
+                try:
+                    for _ in range(3):  # the queue holds one or two; the rest wait
+                        filler = socket.socket()
+                        filler.setblocking(False)
+                        filler.connect_ex(address)
+                        fillers.append(filler)
+                    before, watched_before = open_descriptors(), len(watched)
+                    task = asyncio.ensure_future(
+                        transport_module.connect_socket(loop, "127.0.0.1", address[1])
+                    )
+                    await eventually(lambda: len(watched) == watched_before + 1)
+                    assert not task.done() and open_descriptors() == before + 1
+                    task.cancel()
+                    with pytest.raises(asyncio.CancelledError):
+                        await task
+                    assert open_descriptors() == before and len(watched) == watched_before
+                finally:
+                    for filler in fillers:
+                        filler.close()
 
         if not os.path.isdir("/proc/self/fd"):
             pytest.skip("no /proc here to count descriptors")

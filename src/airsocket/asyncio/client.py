@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Generator
 from types import TracebackType
 from typing import Any
@@ -38,8 +39,8 @@ async def open_connection(uri: str, options: Options) -> Connection:
 
     async def opening() -> None:
         if context is None and lean_loop(loop):  # see transport.py
-            sock = await connect_socket(loop, wsuri.host, wsuri.port)
-            SocketTransport(loop, sock, engine).start()
+            sock, peername = await connect_socket(loop, wsuri.host, wsuri.port)
+            SocketTransport(loop, sock, engine, peername).start()
         else:
             await loop.create_connection(
                 lambda: engine,
@@ -52,7 +53,13 @@ async def open_connection(uri: str, options: Options) -> Connection:
         await engine.opened
 
     try:
-        await asyncio.wait_for(opening(), options.open_timeout)
+        if sys.version_info >= (3, 11):
+            # In this task: wait_for() would run opening() in a task of its
+            # own, three loop iterations more a handshake (client "hs_seq").
+            async with asyncio.timeout(options.open_timeout):
+                await opening()
+        else:
+            await asyncio.wait_for(opening(), options.open_timeout)
     except asyncio.TimeoutError:
         engine.abort()
         raise TimeoutError(f"timed out opening {uri}") from None

@@ -171,9 +171,7 @@ class Connection(ConnectionInfo):
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed."""
-        closed = self.engine.closed
-        if not closed.done():  # a server's handler usually ends after the close
-            await asyncio.shield(closed)
+        await self.engine.wait_closed()
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self

@@ -48,6 +48,7 @@ from ..protocol.http import Request, Response
 from ..protocol.keepalive import Keepalive, Pings
 from ..protocol.options import Options
 from ..protocol.uri import WebSocketURI
+from .waiters import Waiters
 
 # CloseCode, Opcode, State and is_sendable_close_code are re-exported for the
 # AIR layer, which may not import the core's connection and frames modules.
@@ -146,6 +147,7 @@ class Engine(asyncio.BufferedProtocol):
         )
         #: Resolved when the TCP connection is closed.
         self.closed: asyncio.Future[None] = loop.create_future()
+        self._close_waiters: Waiters | None = None  # made by the first wait_closed()
         self.error: BaseException | None = None
         #: Server: called with the Request; may return a Response to refuse it.
         self.request_hook: Callable[[Request], Any] | None = None
@@ -158,7 +160,7 @@ class Engine(asyncio.BufferedProtocol):
         self._deferred = 0
         #: Whether the transport's buffer is over ``write_limit``.
         self.write_paused = False
-        self._drain_waiter: asyncio.Future[None] | None = None
+        self._drain_waiters: Waiters | None = None  # made by the first blocked send
         # One timer for all the deadlines, armed for the earliest (see _wake_at).
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
@@ -280,6 +282,8 @@ class Engine(asyncio.BufferedProtocol):
         self._wake_drain()
         if not self.closed.done():
             self.closed.set_result(None)
+        if self._close_waiters is not None:
+            self._close_waiters.wake_all()
         listener, self.listener = self.listener, _IGNORED
         # The listener is told once and left: the engine and its listener
         # refer to each other, and without that cycle a finished connection
@@ -325,6 +329,12 @@ class Engine(asyncio.BufferedProtocol):
                 logger.debug("failing the connection: %s", event.error)  # type: ignore[attr-defined]
             else:
                 assert kind is CloseReceived, f"unexpected event {event!r}"
+                if self.core.role is Role.CLIENT:
+                    # The server closes TCP right after its close frame (RFC
+                    # 6455 7.1.1): our transport reads its end at once.
+                    expect_eof = getattr(self.transport, "expect_eof", None)
+                    if expect_eof is not None:
+                        expect_eof()
 
     def _opened(self) -> None:
         self._open_deadline = None  # the timer stays: it wakes for the next deadline
@@ -493,19 +503,24 @@ class Engine(asyncio.BufferedProtocol):
     async def drain(self) -> None:
         """Wait while the transport's buffer is over ``write_limit``."""
         while self.write_paused and self.transport is not None and not self.closed.done():
-            if self._drain_waiter is None:
-                self._drain_waiter = self.loop.create_future()
-            # Shielded: every blocked sender waits on this one future, and a
-            # sender cancelled (a timeout around send()) must not cancel it
-            # for the others and for the sends after it.
-            await asyncio.shield(self._drain_waiter)
+            if self._drain_waiters is None:
+                self._drain_waiters = Waiters(self.loop)
+            await self._drain_waiters.wait()
 
     def _wake_drain(self) -> None:
-        waiter = self._drain_waiter
-        if waiter is not None:
-            self._drain_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        if self._drain_waiters is not None:
+            self._drain_waiters.wake_all()
+
+    async def wait_closed(self) -> None:
+        """Wait until the TCP connection is closed.
+
+        Cancelling one such wait (a timeout around ``close()``) cancels no
+        other, and leaves ``closed`` pending.
+        """
+        if not self.closed.done():
+            if self._close_waiters is None:
+                self._close_waiters = Waiters(self.loop)
+            await self._close_waiters.wait()
 
     def pause_reading(self) -> None:
         """Stop reading from the transport (the application's queue is full)."""

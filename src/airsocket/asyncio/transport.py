@@ -39,8 +39,10 @@ def lean_loop(loop: asyncio.AbstractEventLoop) -> bool:
     return isinstance(loop, asyncio.SelectorEventLoop)
 
 
-async def connect_socket(loop: asyncio.AbstractEventLoop, host: str, port: int) -> socket.socket:
-    """Return a connected non-blocking TCP socket to ``host``:``port``.
+async def connect_socket(
+    loop: asyncio.AbstractEventLoop, host: str, port: int
+) -> tuple[socket.socket, Any]:
+    """Return a connected non-blocking TCP socket to ``host``:``port``, and its peer's address.
 
     An IP address is used as it is; a name is resolved and its addresses
     are tried in order, as ``loop.create_connection`` does.
@@ -56,7 +58,7 @@ async def connect_socket(loop: asyncio.AbstractEventLoop, host: str, port: int) 
         try:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            await loop.sock_connect(sock, address)
+            await _connect(loop, sock, address)
         except OSError as exc:
             sock.close()
             errors.append(exc)
@@ -64,10 +66,43 @@ async def connect_socket(loop: asyncio.AbstractEventLoop, host: str, port: int) 
         except BaseException:  # cancelled or timed out: the socket is ours to close
             sock.close()
             raise
-        return sock
+        return sock, address
     if len(errors) == 1:
         raise errors[0]
     raise OSError(f"could not connect to {host}:{port}: " + "; ".join(map(str, errors)))
+
+
+async def _connect(loop: asyncio.AbstractEventLoop, sock: socket.socket, address: Any) -> None:
+    # loop.sock_connect without what a fresh socket of ours does not need
+    # (the check that no transport owns it, a done callback, a partial).
+    try:
+        sock.connect(address)
+        return
+    except (BlockingIOError, InterruptedError):
+        pass
+    connected = loop.create_future()
+    loop.add_writer(sock.fileno(), _writable, loop, sock, address, connected)
+    try:
+        await connected
+    except BaseException:
+        loop.remove_writer(sock.fileno())
+        raise
+
+
+def _writable(
+    loop: asyncio.AbstractEventLoop,
+    sock: socket.socket,
+    address: Any,
+    connected: asyncio.Future[None],
+) -> None:
+    loop.remove_writer(sock.fileno())
+    if connected.done():  # cancelled
+        return
+    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if error:  # an OSError subclass by its errno, e.g. ConnectionRefusedError
+        connected.set_exception(OSError(error, f"Connect call failed {address}"))
+    else:
+        connected.set_result(None)
 
 
 def _ip_address(host: str, port: int) -> list[tuple[Any, ...]]:
@@ -85,8 +120,9 @@ class SocketTransport(asyncio.Transport):
     """Drives ``sock`` (connected, non-blocking) for ``protocol``, a BufferedProtocol.
 
     Call :meth:`start` to tell the protocol and begin reading. The protocol's
-    ``connection_lost`` is called once, from its own loop callback, after
-    the socket stops being used; the socket is closed right after it.
+    ``connection_lost`` is called once, from a loop callback (never from
+    inside a call of the protocol's own), after the socket stops being used;
+    the socket is closed right after it.
     ``peername`` is the peer's address (read from the socket if None); it
     stays known after the close, as asyncio's transports keep it.
     """
@@ -116,6 +152,7 @@ class SocketTransport(asyncio.Transport):
         self._reading = False
         self._eof_wanted = False  # write_eof() waits for the buffer
         self._eof_received = False
+        self._eof_expected = False  # see expect_eof
         self._closing = False
         self._lost = False
 
@@ -141,13 +178,27 @@ class SocketTransport(asyncio.Transport):
         try:
             if n:
                 protocol.buffer_updated(n)
+                if self._eof_expected and self._reading:
+                    self._eof_expected = False
+                    self._read_ready()  # once: the end may be there already
                 return
             self._stop_reading()
             self._eof_received = True
-            if not protocol.eof_received():
-                self.close()
+            keep_open = protocol.eof_received()
         except Exception as exc:  # a bug in the protocol fails its connection only
             self._fail(exc)
+            return
+        if not keep_open:
+            self._close_from_callback()
+
+    def expect_eof(self) -> None:
+        """The protocol reads nothing more but the end of the stream, which may be here.
+
+        The read that told it tries once more before the loop waits again: a
+        client that receives the server's close frame has the server's end
+        of TCP right behind it (client "hs_seq": one loop iteration fewer).
+        """
+        self._eof_expected = True
 
     def pause_reading(self) -> None:
         """Stop reading until :meth:`resume_reading`."""
@@ -236,7 +287,7 @@ class SocketTransport(asyncio.Transport):
             return
         self._loop.remove_writer(self._fd)
         if self._closing:
-            self._loop.call_soon(self._connection_lost, None)
+            self._connection_lost(None)  # from the loop's own callback (see _close_from_callback)
         elif self._eof_wanted:
             self._shutdown()
 
@@ -286,6 +337,17 @@ class SocketTransport(asyncio.Transport):
         self._stop_reading()
         if not self._buffer:
             self._loop.call_soon(self._connection_lost, None)
+
+    def _close_from_callback(self) -> None:
+        # close(), from one of the loop's callbacks, outside any call into the
+        # protocol: connection_lost may run now, not one loop iteration later
+        # (a client's handshake and close: 8 -> 7 iterations).
+        if self._closing or self._buffer:
+            self.close()
+            return
+        self._closing = True
+        self._stop_reading()
+        self._connection_lost(None)
 
     def abort(self) -> None:
         """Close at once, dropping what is buffered."""
