@@ -55,7 +55,8 @@ async def open_connection(uri: str, options: Options) -> Connection:
     try:
         if sys.version_info >= (3, 11):
             # In this task: wait_for() would run opening() in a task of its
-            # own, three loop iterations more a handshake (client "hs_seq").
+            # own, three loop iterations more a handshake; the same CPU, but
+            # client "hs_seq" takes 2 % more wall time with it.
             async with asyncio.timeout(options.open_timeout):
                 await opening()
         else:
