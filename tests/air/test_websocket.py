@@ -115,6 +115,10 @@ def test_connect_dispatches_connect_and_the_chosen_protocol_is_readable() -> Non
             assert ws.response is not None and ws.response.status == 101
             assert ws.request is not None and ws.request.path == "/testing"
             assert ws.remote_address[:2] == ("127.0.0.1", port_of(server))
+            # plain TCP on the default loop: the asyncio client's own transport
+            from airsocket.asyncio.transport import SocketTransport
+
+            assert ws._engine is not None and type(ws._engine.transport) is SocketTransport
             ws.close()
 
     run(main())

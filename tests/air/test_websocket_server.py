@@ -59,6 +59,38 @@ def test_start_server_answers_the_upgrade_and_dispatches_connect() -> None:
     run(main())
 
 
+@pytest.mark.parametrize("lean", [True, False], ids=["our-transport", "the-loops-transport"])
+def test_plain_tcp_on_the_default_loop_runs_on_our_transport(
+    lean: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A socket that cannot be set up for our transport (reset meanwhile)
+    # goes the loop's own way, which reports the failure; here it works.
+    from airsocket.air import websocket as websocket_module
+    from airsocket.asyncio.transport import SocketTransport
+
+    if not lean:
+
+        def reset(sock: socket.socket) -> None:
+            raise ConnectionResetError("reset meanwhile")
+
+        monkeypatch.setattr(websocket_module, "prepare_socket", reset)
+
+    async def main() -> None:
+        server = AirServer(echo_setup).start()
+        client = await step(airsocket.connect(url(server)))
+        ws, recorder = await server.accepted()
+        await recorder.wait("connect")
+        transport = ws._engine.transport
+        assert (type(transport) is SocketTransport) is lean
+        await client.send("echo me")
+        assert await step(client.recv()) == "echo me"
+        await client.close()
+        await recorder.wait("close")
+        server.close()
+
+    run(main())
+
+
 def test_request_info_is_none_before_the_request() -> None:
     ws = WebSocket()
     assert (ws.request_path, ws.request_headers, ws.remote_address) == (None, None, None)

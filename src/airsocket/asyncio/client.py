@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sys
 from collections.abc import Generator
 from types import TracebackType
@@ -17,7 +18,7 @@ from .connection import Connection
 from .engine import Engine
 from .transport import SocketTransport, connect_socket, lean_loop
 
-__all__ = ["connect", "open_connection"]
+__all__ = ["connect", "open_connection", "open_transport"]
 
 
 async def open_connection(uri: str, options: Options) -> Connection:
@@ -31,24 +32,13 @@ async def open_connection(uri: str, options: Options) -> Connection:
     """
     wsuri = parse_uri(uri)
     context = client_ssl_context(wsuri, options)
-    loop = asyncio.get_running_loop()
     core = CoreConnection(Role.CLIENT, options)
     core.connect(wsuri)
-    engine = Engine(core, None, loop)
+    engine = Engine(core, None, asyncio.get_running_loop())
     connection = Connection(engine)
 
     async def opening() -> None:
-        if context is None and lean_loop(loop):  # see transport.py
-            sock, peername = await connect_socket(loop, wsuri.host, wsuri.port)
-            SocketTransport(loop, sock, engine, peername).start()
-        else:
-            await loop.create_connection(
-                lambda: engine,
-                wsuri.host,
-                wsuri.port,
-                ssl=context,
-                server_hostname=wsuri.host if context is not None else None,
-            )
+        await open_transport(engine, wsuri.host, wsuri.port, context)
         assert engine.opened is not None, "a client engine's"
         await engine.opened
 
@@ -68,6 +58,33 @@ async def open_connection(uri: str, options: Options) -> Connection:
         engine.abort()
         raise
     return connection
+
+
+async def open_transport(
+    engine: Engine, host: str, port: int, context: ssl.SSLContext | None
+) -> None:
+    """Connect TCP (and TLS with ``context``) to ``host``:``port``, ``engine`` as the protocol.
+
+    Plain TCP on asyncio's own loop runs on our transport (see transport.py),
+    anything else on the loop's. Returns once the transport is made: the
+    engine has written its request. The AIR client opens its connections
+    here too (default loop: hs_conc 1.25 -> 1.07x picows).
+
+    Raises:
+        OSError: TCP or TLS failed (``ssl.SSLCertVerificationError`` included).
+    """
+    loop = engine.loop
+    if context is None and lean_loop(loop):
+        sock, peername = await connect_socket(loop, host, port)
+        SocketTransport(loop, sock, engine, peername).start()
+    else:
+        await loop.create_connection(
+            lambda: engine,
+            host,
+            port,
+            ssl=context,
+            server_hostname=host if context is not None else None,
+        )
 
 
 class connect:

@@ -25,7 +25,7 @@ from typing import Any, cast
 
 from ..logs import logger
 
-__all__ = ["Acceptor", "SocketTransport", "connect_socket", "lean_loop"]
+__all__ = ["Acceptor", "SocketTransport", "connect_socket", "lean_loop", "prepare_socket"]
 
 # How long accepting pauses when the process is out of file descriptors or
 # memory (asyncio waits the same): the pending connections wait in the
@@ -56,8 +56,7 @@ async def connect_socket(
     for family, kind, proto, _, address in infos:
         sock = socket.socket(family, kind, proto)
         try:
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            prepare_socket(sock)
             await _connect(loop, sock, address)
         except OSError as exc:
             sock.close()
@@ -103,6 +102,16 @@ def _writable(
         connected.set_exception(OSError(error, f"Connect call failed {address}"))
     else:
         connected.set_result(None)
+
+
+def prepare_socket(sock: socket.socket) -> None:
+    """Make a TCP socket ready for :class:`SocketTransport`: non-blocking, no Nagle delay.
+
+    Raises:
+        OSError: the socket failed (say, was reset) before it could be set up.
+    """
+    sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _ip_address(host: str, port: int) -> list[tuple[Any, ...]]:
@@ -440,8 +449,7 @@ class Acceptor:
                     return
                 raise
             try:
-                sock.setblocking(False)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                prepare_socket(sock)
             except OSError:  # reset before we could set it up
                 sock.close()
                 continue
