@@ -297,6 +297,30 @@ class TestRFC6455Section4_2ServerHandshake:
         conn.reject(400)
         assert conn.state is State.CLOSED
 
+    def test_a_connection_may_have_its_own_subprotocol_choice(self) -> None:
+        # The options' chooser by default; one set on the connection before
+        # the answer replaces it, for that connection only.
+        def by_options(offered: list[str], supported: list[str]) -> str:
+            return "chat"
+
+        calls = []
+
+        def own(offered: list[str], supported: list[str]) -> str:
+            calls.append((offered, supported))
+            return "superchat"
+
+        conn = server(subprotocols=["chat", "superchat"], select_subprotocol=by_options)
+        assert conn.select_subprotocol is by_options
+        conn.receive_data(REQUEST)  # offers chat, superchat
+        conn.accept()
+        assert conn.subprotocol == "chat"
+        other = server(subprotocols=["chat", "superchat"], select_subprotocol=by_options)
+        other.select_subprotocol = own
+        other.receive_data(REQUEST)
+        other.accept()
+        assert other.subprotocol == "superchat"
+        assert calls == [(["chat", "superchat"], ["chat", "superchat"])]
+
     def test_a_bad_subprotocol_choice_raises(self) -> None:
         conn = server(select_subprotocol=lambda offered, supported: "unoffered")
         conn.receive_data(REQUEST)

@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from sys import intern
+from typing import Any
 
 from .exceptions import (
     ArgumentError,
@@ -478,26 +479,31 @@ def _check_origin(origins: list[str], options: Options) -> str | None:
     return origin
 
 
-def select_subprotocol(offer: ClientOffer, options: Options) -> str | None:
+def select_subprotocol(
+    offer: ClientOffer, options: Options, chooser: Callable[..., Any] | None = None
+) -> str | None:
     """Choose the subprotocol to accept.
 
-    With ``options.select_subprotocol``, return what it returns when called as
-    ``f(offered, supported)`` (copies of the client's offers and of
-    ``options.subprotocols``); it may raise :class:`NegotiationError` to refuse
-    the handshake. Otherwise return the first subprotocol in the *client's*
-    order that ``options.subprotocols`` contains, or None.
+    With a ``chooser`` (by default ``options.select_subprotocol``), return what
+    it returns when called as ``f(offered, supported)`` (copies of the client's
+    offers and of ``options.subprotocols``); it may raise
+    :class:`NegotiationError` to refuse the handshake. Otherwise return the
+    first subprotocol in the *client's* order that ``options.subprotocols``
+    contains, or None.
 
     Raises:
         ArgumentError: the callback returned something the client did not offer.
     """
-    if options.select_subprotocol is None:
+    if chooser is None:
+        chooser = options.select_subprotocol
+    if chooser is None:
         supported = options.subprotocols or ()
         for name in offer.subprotocols:  # a loop: no generator for the usual empty offer
             if name in supported:
                 return name
         return None
     supported = list(options.subprotocols or ())
-    chosen = options.select_subprotocol(list(offer.subprotocols), supported)
+    chosen = chooser(list(offer.subprotocols), supported)
     if chosen is None:
         return None
     if not isinstance(chosen, str) or chosen not in offer.subprotocols:

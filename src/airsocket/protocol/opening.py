@@ -9,7 +9,7 @@ they share (the attributes annotated below) is set by ``Connection``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import deflate, handshake
 from .events import Event, HandshakeFailed, Opened, RequestReceived
@@ -53,6 +53,7 @@ class OpeningHandshake:
         "request",
         "response",
         "role",
+        "select_subprotocol",
         "state",
         "subprotocol",
     )
@@ -64,6 +65,7 @@ class OpeningHandshake:
     request: Request | None
     response: Response | None
     subprotocol: str | None
+    select_subprotocol: Callable[..., Any] | None
     failure: ProtocolError | InvalidHandshake | None
     _random: Callable[[int], bytes]
     _deflate: deflate.PerMessageDeflate | None
@@ -118,7 +120,9 @@ class OpeningHandshake:
             # the RFC answer (400, 403, 405, 426) goes out instead.
             assert self._request_error is not None, "a request without an offer failed"
             return self._handshake_failed(self._request_error)
-        self.subprotocol = handshake.select_subprotocol(offer, self.options)
+        self.subprotocol = handshake.select_subprotocol(
+            offer, self.options, self.select_subprotocol
+        )
         answer = None
         if self.options.compression:
             accepted = deflate.server_accept(offer.extensions, self.options)
