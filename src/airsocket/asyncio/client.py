@@ -9,13 +9,11 @@ from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
-from ..protocol.connection import Connection as CoreConnection
-from ..protocol.connection import Role
 from ..protocol.options import Options
 from ..protocol.uri import parse_uri
 from ..tls import client_ssl_context
 from .connection import Connection
-from .engine import Engine
+from .engine import Engine, client_engine
 from .transport import SocketTransport, connect_socket, lean_loop
 
 __all__ = ["connect", "open_connection", "open_transport"]
@@ -32,9 +30,7 @@ async def open_connection(uri: str, options: Options) -> Connection:
     """
     wsuri = parse_uri(uri)
     context = client_ssl_context(wsuri, options)
-    core = CoreConnection(Role.CLIENT, options)
-    core.connect(wsuri)
-    engine = Engine(core, None, asyncio.get_running_loop())
+    engine = client_engine(wsuri, options, asyncio.get_running_loop())
     connection = Connection(engine)
 
     async def opening() -> None:

@@ -682,8 +682,9 @@ class Engine(asyncio.BufferedProtocol):
 def client_engine(uri: WebSocketURI, options: Options, loop: asyncio.AbstractEventLoop) -> Engine:
     """Make a client engine whose core has queued the upgrade request for ``uri``.
 
-    For layers that may not build the core themselves (the AIR API). Connect
-    a transport to it next, e.g. with ``loop.create_connection``.
+    Used by the asyncio client and by the AIR API (which may not build the
+    core itself). Connect a transport to it next, e.g. with
+    ``client.open_transport``.
 
     Raises:
         ArgumentError: a subprotocol or extra header cannot be sent.

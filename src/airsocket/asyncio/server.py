@@ -9,14 +9,12 @@ from types import TracebackType
 from typing import Any
 
 from ..logs import logger
-from ..protocol.connection import Connection as CoreConnection
-from ..protocol.connection import Role
 from ..protocol.exceptions import ConnectionClosed
 from ..protocol.frames import CloseCode
 from ..protocol.http import Request
 from ..protocol.options import Options
 from .connection import Connection
-from .engine import Engine
+from .engine import Engine, server_engine
 from .transport import Acceptor, lean_loop
 
 __all__ = ["Server", "serve"]
@@ -49,7 +47,7 @@ class Server:
     def engine_factory(self) -> Engine:
         """Make the engine (and connection) for one accepted TCP connection."""
         assert self._loop is not None, "start() ran"
-        engine = Engine(CoreConnection(Role.SERVER, self.options), None, self._loop)
+        engine = server_engine(self.options, self._loop)
         connection = Connection(engine, self._on_open)
         hook = self.options.process_request
         if hook is not None:
