@@ -111,8 +111,8 @@ def unverified_context() -> ssl.SSLContext:
     return context
 
 
-def adopt(sock: Any, ssl_option: Any) -> tuple[socket.socket, ssl.SSLContext | None]:
-    """The plain socket and TLS context to hand to asyncio for an accepted ``sock``.
+def adopt(sock: Any, ssl_option: Any) -> tuple[socket.socket, ssl.SSLContext | None, Any]:
+    """The plain socket and TLS context to hand to asyncio for an accepted ``sock``, and its peer.
 
     asyncio runs TLS itself and cannot take an ``ssl.SSLSocket``: one whose
     handshake has not started is unwrapped to its file descriptor and its
@@ -128,13 +128,13 @@ def adopt(sock: Any, ssl_option: Any) -> tuple[socket.socket, ssl.SSLContext | N
     if not isinstance(sock, socket.socket) or sock.type != socket.SOCK_STREAM:
         raise ArgumentError(f"start_server needs a connected stream socket, not {sock!r}")
     try:
-        sock.getpeername()
+        peername = sock.getpeername()
     except OSError as exc:
         raise ArgumentError(f"start_server needs a connected socket: {exc}") from exc
     if not isinstance(sock, ssl.SSLSocket):
         if ssl_option is not None and not isinstance(ssl_option, ssl.SSLContext):
             raise ArgumentError("the ssl option must be an ssl.SSLContext")
-        return sock, ssl_option
+        return sock, ssl_option, peername
     if sock.version() is not None:
         raise ArgumentError(
             "the TLS handshake of this socket already ran; wrap it with "
@@ -142,7 +142,7 @@ def adopt(sock: Any, ssl_option: Any) -> tuple[socket.socket, ssl.SSLContext | N
         )
     context = sock.context
     plain = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
-    return plain, context
+    return plain, context, peername
 
 
 def offered_protocols(protocols: Iterable[str] | None) -> dict[str, Any]:

@@ -204,12 +204,11 @@ class WebSocket(EventDispatcher):
         if self._busy:
             raise ArgumentError("this WebSocket is already connected; close() it first")
         loop = _support.running_loop("start_server()")
-        sock, context = _support.adopt(s, self.options.ssl)
+        sock, context, peername = _support.adopt(s, self.options.ssl)
         engine = server_engine(self.options, loop)
         # This WebSocket's own choice (see protocol): on the connection, not
         # in options built for each one (5.8 us a start_server).
         engine.core.select_subprotocol = self._select_subprotocol
-        peername = sock.getpeername()
         self._begin(engine, server=True, remote_address=peername)
         if context is None and lean_loop(loop):
             # Plain TCP on asyncio's own loop: our transport, started at once
