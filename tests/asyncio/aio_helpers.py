@@ -77,6 +77,22 @@ async def echo(ws: airsocket.Connection) -> None:
         await ws.send(message)
 
 
+def keeper(served: list[airsocket.Connection]) -> Callable[[airsocket.Connection], Awaitable[None]]:
+    """A handler that hands its connection to the test and waits for the close."""
+
+    async def handler(ws: airsocket.Connection) -> None:
+        served.append(ws)
+        await ws.wait_closed()
+
+    return handler
+
+
+async def served_connection(served: list[airsocket.Connection]) -> airsocket.Connection:
+    """The first connection a :func:`keeper` handler was given (waiting for it)."""
+    await eventually(lambda: bool(served))
+    return served[0]
+
+
 def ws_url(server: airsocket.Server, scheme: str = "ws", path: str = "/") -> str:
     """The URL of the first listening socket of ``server``."""
     host, port = server.sockets[0].getsockname()[:2]

@@ -22,8 +22,10 @@ from aio_helpers import (
     echo,
     eventually,
     frame,
+    keeper,
     port_of,
     raw_server,
+    served_connection,
     step,
     ws_url,
 )
@@ -76,11 +78,6 @@ class WireLog:
         return [data for kind, data in self.entries if kind == "write"]
 
 
-async def served_connection(served: list[airsocket.Connection]) -> airsocket.Connection:
-    await eventually(lambda: bool(served))
-    return served[0]
-
-
 @contextlib.asynccontextmanager
 async def served_engine() -> AsyncIterator[tuple[Engine, airsocket.Connection]]:
     """The engine of a served connection without compression, and its client."""
@@ -90,16 +87,6 @@ async def served_engine() -> AsyncIterator[tuple[Engine, airsocket.Connection]]:
         airsocket.connect(ws_url(server), compression=None) as ws,
     ):
         yield (await served_connection(served)).engine, ws
-
-
-def keeper(served: list[airsocket.Connection]):
-    """A handler that hands its connection to the test and waits for the close."""
-
-    async def handler(ws):
-        served.append(ws)
-        await ws.wait_closed()
-
-    return handler
 
 
 class TestKeepalive:
@@ -726,6 +713,25 @@ class TestEngineCalls:
                 assert ws.close_code == 1006
                 assert ws.state is airsocket.State.CLOSED
                 assert await peer.at_eof()
+
+        run(main())
+
+    def test_server_half_closes_after_failing_and_reads_on(self, run):
+        async def main():
+            served = []
+            async with airsocket.serve(keeper(served), "127.0.0.1", 0, close_timeout=60) as server:
+                peer = await RawPeer.open(port_of(server))
+                await peer.upgrade()
+                ws = await served_connection(served)
+                peer.send(frame(3))  # reserved opcode
+                assert await peer.read_close() == (1002, "")
+                assert await peer.at_eof()
+                # The server still reads: our data is taken, not answered with a reset.
+                assert ws.state is airsocket.State.CLOSING
+                peer.send(frame(1, b"late"))
+                peer.writer.write_eof()
+                await step(ws.wait_closed())
+                assert ws.close_code == 1006
 
         run(main())
 

@@ -14,7 +14,16 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-from aio_helpers import echo, make_tls, ws_url
+from aio_helpers import (
+    RawPeer,
+    echo,
+    frame,
+    keeper,
+    make_tls,
+    served_connection,
+    step,
+    ws_url,
+)
 
 import airsocket
 from airsocket.asyncio.engine import Engine
@@ -159,3 +168,31 @@ def test_finished_connections_are_freed_without_the_cyclic_gc(
             gc.enable()
 
     assert run_on(main()) == []
+
+
+@pytest.mark.parametrize("closer", ["peer", "server"])
+def test_the_server_closes_tcp_once_close_frames_crossed(
+    run_on: Callable[[Coroutine[Any, Any, Any]], Any], closer: str
+) -> None:
+    # The peer never ends its side: a server that half-closed would wait for
+    # it until close_timeout (60 s), far past step()'s bound.
+    async def main() -> None:
+        served: list[airsocket.Connection] = []
+        async with airsocket.serve(keeper(served), "127.0.0.1", 0, close_timeout=60) as server:
+            peer = await RawPeer.open(server.sockets[0].getsockname()[1])
+            await peer.upgrade()
+            ws = await served_connection(served)
+            if closer == "peer":
+                peer.send(frame(8, b"\x03\xe8"))
+                assert await peer.read_close() == (1000, "")
+            else:
+                closing = asyncio.ensure_future(ws.close(1001))
+                assert await peer.read_close() == (1001, "")
+                peer.send(frame(8, b"\x03\xe9"))
+                await step(closing)
+            assert await peer.at_eof()
+            await step(ws.wait_closed())
+            assert ws.close_code == (1000 if closer == "peer" else 1001)
+            assert ws.state is airsocket.State.CLOSED
+
+    run_on(main())

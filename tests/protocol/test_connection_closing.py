@@ -490,6 +490,33 @@ class TestClosedError:
         assert (error.code, error.sent_code) == (1006, None)
 
 
+class TestCloseExchanged:
+    @ROLES
+    def test_ours_first_then_theirs(self, role: Role) -> None:
+        conn = opened(role)
+        assert not conn.close_exchanged
+        conn.send_close(1000)
+        assert not conn.close_exchanged  # the peer may still be sending
+        receive(conn, frame_to(role, 0x8, b"\x03\xe8"))
+        assert conn.close_exchanged
+
+    @ROLES
+    def test_theirs_echoed(self, role: Role) -> None:
+        conn = opened(role)
+        receive(conn, frame_to(role, 0x8, b"\x03\xe9"))
+        assert conn.close_exchanged
+        assert conn.close_sent == (1001, "")
+
+    def test_not_after_a_failure(self) -> None:
+        server = opened(Role.SERVER)
+        receive(server, frame_to(Role.SERVER, 0x3, b""))  # reserved opcode: 1002 sent
+        assert server.close_sent is not None
+        assert not server.close_exchanged
+
+    def test_not_before_opening(self) -> None:
+        assert not Connection(Role.CLIENT).close_exchanged
+
+
 Call = Callable[[Connection], object]
 SENDS: list[Call] = [
     lambda c: c.send_text("x"),

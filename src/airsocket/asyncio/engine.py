@@ -599,12 +599,16 @@ class Engine(asyncio.BufferedProtocol):
                 sent = 0
 
     def _end_stream(self, transport: asyncio.Transport) -> None:
-        # Half-close (FIN) and keep reading: closing with unread input would
+        # Close frames went both ways: the peer sends nothing more, so a full
+        # close leaves no unread input (a server's shutdown, read of the
+        # peer's end and one loop wake-up fewer a connection: bench "hs_conc"
+        # server on uvloop 0.91-0.92x in 16 interleaved runs). Otherwise
+        # half-close (FIN) and keep reading: closing with unread input would
         # send a RST that can destroy our close frame in flight.
-        if transport.can_write_eof():
-            transport.write_eof()
-        else:
+        if self.core.close_exchanged or not transport.can_write_eof():
             transport.close()
+        else:
+            transport.write_eof()
         self._arm_close_timer()
 
     def _arm_close_timer(self) -> None:

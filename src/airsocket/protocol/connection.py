@@ -261,6 +261,17 @@ class Connection(OpeningHandshake):
         return kind(self.close_code, self.close_reason, sent, self.failure)
 
     @property
+    def close_exchanged(self) -> bool:
+        """Whether close frames went both ways: the peer sends nothing more.
+
+        RFC 6455 5.5.1: an endpoint sends nothing after its close frame. The
+        I/O layer may then end the stream with a full close; after a failure
+        or a refused handshake the peer may still be sending, and it
+        half-closes and reads on.
+        """
+        return self.close_received is not None and self.close_sent is not None
+
+    @property
     def closed_normally(self) -> bool:
         """Whether close frames with 1000, 1001 or no code went both ways.
 
