@@ -357,7 +357,18 @@ class TestServer:
         async def main():
             loop = asyncio.get_running_loop()
             resumed = asyncio.Event()
-            monkeypatch.setattr(transport_module, "_ACCEPT_PAUSE", 0.01)
+            # The pause outlasts the test; the test ends it itself: on a busy
+            # machine 20 loop iterations may take longer than a short pause.
+            monkeypatch.setattr(transport_module, "_ACCEPT_PAUSE", 3600.0)
+            pauses: list[tuple[Any, tuple[Any, ...]]] = []
+            call_later = loop.call_later
+
+            def record(delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+                if delay == transport_module._ACCEPT_PAUSE:
+                    pauses.append((callback, args))
+                return call_later(delay, callback, *args)
+
+            monkeypatch.setattr(loop, "call_later", record)
             listener = Listener()
             listener.bind(("127.0.0.1", 0))
             made: list[Recorder] = []
@@ -381,6 +392,8 @@ class TestServer:
                     for _ in range(20):
                         await asyncio.sleep(0)
                     assert attempts == [True]  # paused: not retried at every iteration
+                    [(resume_later, args)] = pauses
+                    resume_later(*args)  # the pause is over
                     await step(resumed.wait())
                     await eventually(lambda: bool(made))
                     assert attempts[:2] == [True, False]
@@ -429,6 +442,50 @@ class TestClient:
                 with pytest.raises(OSError, match=r"could not connect to name\.test") as info:
                     await step(transport_module.connect_socket(loop, "name.test", port))
                 assert str(info.value).count("Connect call failed") == 2  # each address
+
+        run(main())
+
+    def test_a_connect_done_at_once_waits_for_no_writer(self, run, monkeypatch):
+        # On loopback the handshake is over when connect() returns EINPROGRESS.
+        async def main():
+            loop = asyncio.get_running_loop()
+            writers: list[int] = []
+            add_writer = loop.add_writer
+
+            def record(fd: int, callback: Any, *args: Any) -> None:
+                writers.append(fd)
+                add_writer(fd, callback, *args)
+
+            monkeypatch.setattr(loop, "add_writer", record)
+            with socket.create_server(("127.0.0.1", 0)) as listener:
+                address = listener.getsockname()
+                sock, peername = await step(transport_module.connect_socket(loop, *address))
+                with sock:
+                    assert peername == address == sock.getpeername()
+                    assert writers == []
+
+        run(main())
+
+    @pytest.mark.parametrize("listening", [True, False], ids=["accepted", "refused"])
+    def test_a_connect_still_in_progress_waits_for_its_socket(self, run, monkeypatch, listening):
+        # As with a remote peer: asked again, connect() answers EALREADY.
+        monkeypatch.setattr(socket.socket, "connect_ex", lambda self, address: errno.EALREADY)
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            watched = loop._selector.get_map()  # type: ignore[attr-defined]
+            before = set(watched)
+            with socket.create_server(("127.0.0.1", 0)) as listener:
+                address = listener.getsockname()
+                if not listening:
+                    listener.close()
+                    with pytest.raises(ConnectionRefusedError, match="Connect call failed"):
+                        await step(transport_module.connect_socket(loop, *address))
+                    return
+                sock, peername = await step(transport_module.connect_socket(loop, *address))
+                with sock:
+                    assert peername == sock.getpeername()
+                    assert set(watched) == before  # its writer is gone
 
         run(main())
 

@@ -79,6 +79,14 @@ async def _connect(loop: asyncio.AbstractEventLoop, sock: socket.socket, address
         return
     except (BlockingIOError, InterruptedError):
         pass
+    # On loopback the TCP handshake is over by the time connect() says it is
+    # in progress: asking again tells, with no writer registered and no loop
+    # iteration to wait (a remote peer answers EALREADY, and we wait).
+    error = sock.connect_ex(address)
+    if error in (0, errno.EISCONN):
+        return
+    if error not in (errno.EALREADY, errno.EINPROGRESS, errno.EINTR):
+        raise OSError(error, f"Connect call failed {address}")
     connected = loop.create_future()
     loop.add_writer(sock.fileno(), _writable, loop, sock, address, connected)
     try:
