@@ -8,20 +8,26 @@ uvloop still holds the buffer while it reports a read, asyncio does not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
+import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
 from aio_helpers import (
+    STEP_TIMEOUT,
     RawPeer,
+    close_payload,
     echo,
     frame,
     keeper,
     make_tls,
+    port_of,
     served_connection,
     step,
+    upgrade_request,
     ws_url,
 )
 
@@ -179,7 +185,7 @@ def test_the_server_closes_tcp_once_close_frames_crossed(
     async def main() -> None:
         served: list[airsocket.Connection] = []
         async with airsocket.serve(keeper(served), "127.0.0.1", 0, close_timeout=60) as server:
-            peer = await RawPeer.open(server.sockets[0].getsockname()[1])
+            peer = await RawPeer.open(port_of(server))
             await peer.upgrade()
             ws = await served_connection(served)
             if closer == "peer":
@@ -194,5 +200,42 @@ def test_the_server_closes_tcp_once_close_frames_crossed(
             await step(ws.wait_closed())
             assert ws.close_code == (1000 if closer == "peer" else 1001)
             assert ws.state is airsocket.State.CLOSED
+
+    run_on(main())
+
+
+def _close_then_data(port: int) -> bytes:
+    """A peer that breaks RFC 6455 5.5.1: data right behind its close frame.
+
+    Returns what it reads back up to the end of the stream or a reset.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=STEP_TIMEOUT) as sock:
+        sock.sendall(upgrade_request())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        sock.sendall(frame(8, close_payload(1000)))
+        with contextlib.suppress(OSError):  # our socket may be closed already
+            sock.sendall(frame(1, b"late") * 3)
+        answer = head.partition(b"\r\n\r\n")[2]
+        with contextlib.suppress(ConnectionResetError):  # the data hit a closed socket
+            while chunk := sock.recv(4096):
+                answer += chunk
+        return answer
+
+
+def test_a_peer_sending_after_its_close_frame_still_reads_ours(
+    run_on: Callable[[Coroutine[Any, Any, Any]], Any],
+) -> None:
+    # The server closes at once after the echo; what the peer sends after its
+    # close frame may meet a closed socket and a reset, which comes after our
+    # close frame: on Linux the peer reads the frame first.
+    async def main() -> None:
+        async with airsocket.serve(echo, "127.0.0.1", 0) as server:
+            port = port_of(server)
+            loop = asyncio.get_running_loop()
+            for _ in range(20):
+                answer = await step(loop.run_in_executor(None, _close_then_data, port))
+                assert answer == frame(8, close_payload(1000), mask=None)
 
     run_on(main())
