@@ -599,10 +599,11 @@ class Engine(asyncio.BufferedProtocol):
                 sent = 0
 
     def _end_stream(self, transport: asyncio.Transport) -> None:
-        # Close frames went both ways: the peer sends nothing more, so a full
-        # close leaves no unread input (a server's shutdown, read of the
-        # peer's end and one loop wake-up fewer a connection: bench "hs_conc"
-        # server on uvloop 0.91-0.92x in 16 interleaved runs). Otherwise
+        # Close frames went both ways: the peer sends nothing more (RFC 6455
+        # 5.5.1), so close at once: a server's shutdown, read of the peer's
+        # end and loop wake-up fewer a connection (bench "hs_conc" server on
+        # uvloop 0.91-0.92x in 16 interleaved runs). A peer that sends anyway
+        # gets a RST behind our close frame (docs/design.md). Otherwise
         # half-close (FIN) and keep reading: closing with unread input would
         # send a RST that can destroy our close frame in flight.
         if self.core.close_exchanged or not transport.can_write_eof():

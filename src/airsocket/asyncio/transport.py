@@ -81,7 +81,8 @@ async def _connect(loop: asyncio.AbstractEventLoop, sock: socket.socket, address
         pass
     # On loopback the TCP handshake is over by the time connect() says it is
     # in progress: asking again tells, with no writer registered and no loop
-    # iteration to wait (a remote peer answers EALREADY, and we wait).
+    # iteration to wait (client "hs_conc" on asyncio: 0.88-0.975x in three
+    # interleaved runs). A remote peer answers EALREADY, and we wait.
     error = sock.connect_ex(address)
     if error in (0, errno.EISCONN):
         return
