@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import socket
 from typing import Any
 
 import pytest
@@ -429,6 +430,10 @@ def test_send_message_refuses_while_a_peer_that_does_not_read_is_far_behind() ->
     received: list[tuple[int, bytes]] = []
 
     async def slow_reader(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Small kernel buffers both ways: what fills them is read back frame
+        # by frame in a debug loop, a few ms each (a 32 MiB tcp_rmem let
+        # 4 MiB through, 7 s of reading on a slow machine).
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         await accept_upgrade(reader, writer)
         await reading.wait()
         while (frame := await read_frame(reader))[0] != 0x8:
@@ -438,6 +443,8 @@ def test_send_message_refuses_while_a_peer_that_does_not_read_is_far_behind() ->
     async def main() -> None:
         async with RawServer(slow_reader) as server:
             ws, _ = await open_client(server.url, write_limit=4096)
+            sock = ws._engine.transport.get_extra_info("socket")  # type: ignore[union-attr]
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
             chunk = bytes(range(256)) * 16  # 4 KiB
             sent = 0
             with pytest.raises(ArgumentError, match="not reading"):
