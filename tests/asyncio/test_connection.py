@@ -203,9 +203,14 @@ class TestMessages:
             await ws.send("b")
 
         async def main():
+            # Nobody reads "a" and "b" before wait_closed() returns, so the
+            # client holds the server's close behind them (its answers would
+            # precede our close) for its close_timeout: 0.5 s, well inside the
+            # server's 10 s, which would otherwise race it and drop the
+            # connection before the echo.
             async with (
                 airsocket.serve(handler, "127.0.0.1", 0) as server,
-                airsocket.connect(ws_url(server)) as ws,
+                airsocket.connect(ws_url(server), close_timeout=0.5) as ws,
             ):
                 await ws.wait_closed()
                 assert await ws.recv() == "a"
