@@ -180,7 +180,9 @@ class TestMessages:
 
         async def main():
             async with airsocket.serve(handler, "127.0.0.1", 0) as server:
-                ws = await airsocket.connect(ws_url(server))
+                # The client's close_timeout bounds its held close, as in
+                # test_recv_delivers_queued_messages_before_the_close.
+                ws = await airsocket.connect(ws_url(server), close_timeout=0.5)
                 await ws.wait_closed()  # all 12 wait in the queue
                 assert [m async for m in ws] == [str(i) for i in range(12)]
 
