@@ -180,10 +180,8 @@ class TestMessages:
 
         async def main():
             async with airsocket.serve(handler, "127.0.0.1", 0) as server:
-                # The client's close_timeout bounds its held close, as in
-                # test_recv_delivers_queued_messages_before_the_close.
-                ws = await airsocket.connect(ws_url(server), close_timeout=0.5)
-                await ws.wait_closed()  # all 12 wait in the queue
+                ws = await airsocket.connect(ws_url(server), close_timeout=60)
+                await step(ws.wait_closed())  # all 12 wait in the queue
                 assert [m async for m in ws] == [str(i) for i in range(12)]
 
         run(main())
@@ -205,16 +203,11 @@ class TestMessages:
             await ws.send("b")
 
         async def main():
-            # Nobody reads "a" and "b" before wait_closed() returns, so the
-            # client holds the server's close behind them (its answers would
-            # precede our close) for its close_timeout: 0.5 s, well inside the
-            # server's 10 s, which would otherwise race it and drop the
-            # connection before the echo.
             async with (
                 airsocket.serve(handler, "127.0.0.1", 0) as server,
-                airsocket.connect(ws_url(server), close_timeout=0.5) as ws,
+                airsocket.connect(ws_url(server), close_timeout=60) as ws,
             ):
-                await ws.wait_closed()
+                await step(ws.wait_closed())
                 assert await ws.recv() == "a"
                 assert await ws.recv() == "b"
                 with pytest.raises(airsocket.ConnectionClosedOK):
@@ -581,6 +574,119 @@ class TestPendingFailure:
                     await ws.recv()
                 assert info.value.sent_code == 1007
                 assert isinstance(info.value.cause, airsocket.InvalidPayload)
+
+        run(main())
+
+
+class TestCloseBehindMessages:
+    """The peer's close waits behind unread messages only for a task that may answer them.
+
+    Each client has a close_timeout of 60 s, and ``step`` bounds each wait at
+    5 s: a close held for the timeout fails the test.
+    """
+
+    def test_wait_closed_answers_a_close_that_came_before_it(self, run):
+        closed_codes = []
+
+        async def handler(ws):
+            await ws.send("a")
+            await ws.close(4000, "bye")
+            closed_codes.append(ws.close_code)
+
+        async def main():
+            async with airsocket.serve(handler, "127.0.0.1", 0) as server:
+                ws = await airsocket.connect(ws_url(server), close_timeout=60)
+                await eventually(lambda: ws.engine.core.input_pending)
+                await step(ws.wait_closed())
+                assert (ws.close_code, ws.close_reason) == (4000, "bye")
+                assert await ws.recv() == "a"
+                with pytest.raises(airsocket.ConnectionClosedError):
+                    await ws.recv()  # 4000 is not a normal closure
+                await eventually(lambda: bool(closed_codes))
+
+        run(main())
+        assert closed_codes == [4000]  # our echo reached the server
+
+    def test_wait_closed_answers_a_close_that_comes_while_it_waits(self, run):
+        go = asyncio.Event()
+
+        async def handler(ws):
+            await ws.send("first")
+            await ws.send("second")
+            await go.wait()
+            await ws.close(4000)
+
+        async def main():
+            async with airsocket.serve(handler, "127.0.0.1", 0) as server:
+                ws = await airsocket.connect(ws_url(server), close_timeout=60)
+                assert await ws.recv() == "first"  # this task is the one that reads
+                await eventually(lambda: ws.backlog() == 1)
+                waiting = asyncio.ensure_future(ws.wait_closed())
+                await asyncio.sleep(0)  # it waits now
+                assert ws.backlog() == 0  # "second" will get no answer
+                go.set()
+                await step(waiting)
+                assert ws.close_code == 4000
+                assert await ws.recv() == "second"
+
+        run(main())
+
+    def test_another_task_reading_keeps_the_close_behind_its_answers(self, run):
+        served = []
+        answered = asyncio.Event()
+        gate = asyncio.Event()
+
+        async def answer(ws):
+            async for message in ws:
+                await gate.wait()  # busy with "a" when the close comes
+                await ws.send(message.upper())
+            answered.set()
+
+        async def handler(ws):
+            served.append(ws)
+            consumer = asyncio.ensure_future(answer(ws))
+            await asyncio.sleep(0)  # the consumer waits for a message
+            await ws.wait_closed()
+            await consumer
+
+        async def main():
+            async with airsocket.serve(handler, "127.0.0.1", 0, compression=None) as server:
+                peer = await RawPeer.open(port_of(server))
+                await peer.upgrade()
+                await eventually(lambda: bool(served))
+                ws = served[0]
+                peer.send(frame(1, b"a") + frame(1, b"b") + frame(8, close_payload(1000)))
+                await eventually(lambda: ws.engine.core.input_pending)
+                await asyncio.sleep(0)  # the engine looks at the backlog again
+                assert ws.state is airsocket.State.OPEN  # the close waits for the answers
+                gate.set()
+                assert await peer.read_frame() == (True, 1, b"A")
+                assert await peer.read_frame() == (True, 1, b"B")
+                assert await peer.read_close() == (1000, "")
+                await step(answered.wait())
+                peer.close()
+
+        run(main())
+
+    def test_a_cancelled_wait_closed_lets_the_close_wait_again(self, run):
+        async def main():
+            async with Served(compression=None, close_timeout=60) as served:
+                peer = await RawPeer.open(port_of(served.server))
+                await peer.upgrade()
+                ws = await served.accepted()
+                peer.send(frame(1, b"a"))
+                await eventually(lambda: ws.backlog() == 1)
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(0):
+                        await ws.wait_closed()
+                assert ws.backlog() == 1
+                peer.send(frame(8, close_payload(1000)))
+                await eventually(lambda: ws.engine.core.input_pending)
+                assert ws.state is airsocket.State.OPEN  # held behind "a"
+                assert await ws.recv() == "a"
+                await step(ws.wait_closed())
+                assert await peer.read_close() == (1000, "")
+                peer.close()
 
         run(main())
 

@@ -6,6 +6,8 @@ import queue
 import socket
 import struct
 import threading
+import time
+from typing import Any
 
 import pytest
 
@@ -365,3 +367,81 @@ class TestPeerErrors:
             with pytest.raises(ConnectionClosedOK):
                 ws.recv(timeout=STEP)
             assert (ws.close_code, ws.close_reason) == (1000, "done")
+
+
+def _until(predicate: Any) -> None:
+    """Poll ``predicate`` from a test's own thread, bounded by STEP."""
+    deadline = time.monotonic() + STEP
+    while not predicate():
+        assert time.monotonic() < deadline, "never happened"
+        time.sleep(0.001)
+
+
+def _close_frame(code: int) -> bytes:
+    return frame(8, struct.pack("!H", code))
+
+
+class TestCloseBehindMessages:
+    """The peer's close waits behind unread messages only for a thread that may answer them.
+
+    The client's close_timeout is 60 s and each wait is bounded by STEP: a
+    close held for the timeout fails the test.
+    """
+
+    def test_wait_closed_answers_a_close_that_came_before_it(self) -> None:
+        with raw_connection(close_timeout=60) as (ws, peer):
+            peer.send(frame(1, b"a") + _close_frame(4000))
+            _until(lambda: ws.engine.core.input_pending)
+            waiter = threading.Thread(target=ws.wait_closed)
+            waiter.start()
+            assert peer.read_close() == (4000, "")  # the echo, before any answer
+            peer.close()
+            waiter.join(STEP)
+            assert not waiter.is_alive()
+            assert ws.close_code == 4000
+            assert ws.recv(timeout=STEP) == "a"  # still there for recv
+            with pytest.raises(ConnectionClosedError):
+                ws.recv(timeout=STEP)
+
+    def test_wait_closed_answers_a_close_that_comes_while_it_waits(self) -> None:
+        def read_then_wait(ws: Connection) -> None:
+            assert ws.recv(timeout=STEP) == "first"  # this thread is the one that reads
+            ws.wait_closed()
+
+        with raw_connection(close_timeout=60) as (ws, peer):
+            peer.send(frame(1, b"first") + frame(1, b"second"))
+            waiter = threading.Thread(target=read_then_wait, args=(ws,))
+            waiter.start()
+            _until(lambda: ws.engine._answers_done)
+            peer.send(_close_frame(4000))
+            assert peer.read_close() == (4000, "")
+            peer.close()
+            waiter.join(STEP)
+            assert not waiter.is_alive()
+            assert ws.recv(timeout=STEP) == "second"
+
+    def test_another_thread_reading_keeps_the_close_behind_its_answers(self) -> None:
+        gate = threading.Event()
+
+        def answer(ws: Connection) -> None:
+            for message in ws:
+                gate.wait(STEP)  # busy with "a" when the close comes
+                assert isinstance(message, str)
+                ws.send(message.upper())
+
+        with raw_connection(close_timeout=60) as (ws, peer):
+            consumer = threading.Thread(target=answer, args=(ws,))
+            consumer.start()
+            _until(lambda: ws.engine.consumer is consumer)
+            waiter = threading.Thread(target=ws.wait_closed)
+            waiter.start()
+            peer.send(frame(1, b"a") + frame(1, b"b") + _close_frame(1000))
+            _until(lambda: ws.engine.core.input_pending)
+            gate.set()
+            assert peer.read_frame() == (1, b"A")
+            assert peer.read_frame() == (1, b"B")
+            assert peer.read_close() == (1000, "")
+            peer.close()
+            for thread in (consumer, waiter):
+                thread.join(STEP)
+                assert not thread.is_alive()

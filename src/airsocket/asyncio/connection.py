@@ -35,6 +35,10 @@ class Connection(ConnectionInfo):
         self._messages: collections.deque[Message] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self._max_queue = engine.options.max_queue
+        # The task that last waited for a message or began iterating, and how
+        # many coroutines wait for the close with no other task to read.
+        self._consumer: asyncio.Task[Any] | None = None
+        self._lone_close_waits = 0
 
     # ------------------------------------------------------------------
     # What the engine reports
@@ -62,8 +66,13 @@ class Connection(ConnectionInfo):
         """PONGs settle ``ping()`` in the engine."""
 
     def backlog(self) -> int:
-        """Messages received and not yet returned by ``recv``."""
-        return len(self._messages)
+        """Messages received that the application may still answer.
+
+        Zero while it waits for the close and no other task reads: the
+        messages still queued will get no answer before the close, so the
+        peer's close need not wait for them (it would wait ``close_timeout``).
+        """
+        return 0 if self._lone_close_waits else len(self._messages)
 
     def on_close(self, error: BaseException | None) -> None:
         """Wake a pending ``recv`` so that it raises ConnectionClosed."""
@@ -113,6 +122,7 @@ class Connection(ConnectionInfo):
         engine.apply_pending_input()
         if engine.closed.done():
             return None
+        self._consumer = asyncio.current_task()
         self._waiter = waiter = engine.loop.create_future()
         return waiter
 
@@ -170,10 +180,26 @@ class Connection(ConnectionInfo):
         await self.wait_closed()
 
     async def wait_closed(self) -> None:
-        """Wait until the connection is closed."""
-        await self.engine.wait_closed()
+        """Wait until the connection is closed.
+
+        Messages still queued stay for ``recv``. When no other task reads
+        them, the peer's close is answered at once rather than held behind
+        them (for answers that no one will send).
+        """
+        engine = self.engine
+        consumer = self._consumer
+        if consumer is not None and consumer is not asyncio.current_task() and not consumer.done():
+            await engine.wait_closed()  # that task may still answer what it read
+            return
+        self._lone_close_waits += 1
+        try:
+            engine.apply_pending_input(False)
+            await engine.wait_closed()
+        finally:
+            self._lone_close_waits -= 1
 
     def __aiter__(self) -> AsyncIterator[Message]:
+        self._consumer = asyncio.current_task()
         return self
 
     async def __anext__(self) -> Message:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from types import TracebackType
 from typing import Any
@@ -111,7 +112,15 @@ class Connection(ConnectionInfo):
         engine.wait_closed()
 
     def wait_closed(self) -> None:
-        """Wait until the connection is closed (TCP included)."""
+        """Wait until the connection is closed (TCP included).
+
+        Messages still queued stay for ``recv``. When no other thread reads
+        them, the peer's close is answered at once rather than held behind
+        them (for answers that no one will send).
+        """
+        consumer = self.engine.consumer
+        if consumer is None or consumer is threading.current_thread() or not consumer.is_alive():
+            self.engine.stop_holding()
         self.engine.wait_closed()
 
     def __enter__(self) -> Connection:

@@ -86,6 +86,9 @@ class Engine:
         self._keepalive = Keepalive(None, None, 0.0)
         self._close_deadline: float | None = None
         self._failure_deadline: float | None = None
+        #: The thread that last asked for a message.
+        self.consumer: threading.Thread | None = None
+        self._answers_done = False  # nothing queued will be answered: hold nothing
         self._aborted = False
         self._done = False
 
@@ -186,6 +189,7 @@ class Engine:
             TimeoutError: ``deadline`` passed.
             ConnectionClosed: the connection is closed.
         """
+        self.consumer = threading.current_thread()
         while True:
             with self.lock:
                 message = self._take(deadline)
@@ -259,6 +263,20 @@ class Engine:
         """Drop the connection now (the reader then finishes)."""
         with self.lock:
             self._abort_locked()
+
+    def stop_holding(self) -> None:
+        """Hold no close or failure behind queued messages any more.
+
+        For an application that waits for the close and has no other thread
+        reading: the messages still queued will get no answer before the
+        close, so the peer's close need not wait for them (it would wait
+        ``close_timeout``). They stay for ``recv``.
+        """
+        with self.lock:
+            self._answers_done = True
+            if self.core.input_pending:
+                self._apply_failure(time.monotonic())
+        self.flush()
 
     def wait_closed(self) -> None:
         """Wait until the connection is closed and the reader thread ended."""
@@ -337,7 +355,12 @@ class Engine:
         # A violation waits behind messages until the application asks for
         # more, or close_timeout passes (an application that stopped reading).
         timeout = self.options.close_timeout
-        if not self.core.input_pending or timeout is None:
+        if not self.core.input_pending:
+            return None
+        if self._answers_done:
+            self._apply_failure(now)
+            return None
+        if timeout is None:
             return None
         if self._failure_deadline is None:
             self._failure_deadline = now + timeout
