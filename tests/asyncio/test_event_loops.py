@@ -34,6 +34,7 @@ from aio_helpers import (
 import airsocket
 from airsocket.asyncio.engine import Engine
 from airsocket.protocol import masking
+from airsocket.protocol.connection import Role
 
 SIZES = [0, 125, 126, 70_000, 1 << 20, 3 * (1 << 20) + 1]
 
@@ -170,6 +171,46 @@ def test_finished_connections_are_freed_without_the_cyclic_gc(
                     await exchange(ws_url(server))
             # Both sides' engines finished; none may be left for the GC.
             return [o for o in gc.get_objects() if isinstance(o, Engine) and id(o) not in before]
+        finally:
+            gc.enable()
+
+    assert run_on(main()) == []
+
+
+def test_a_task_that_ends_with_connection_closed_frees_its_connection(
+    run_on: Callable[[Coroutine[Any, Any, Any]], Any],
+) -> None:
+    # The connection remembers the task that iterates over it (for
+    # wait_closed); the ConnectionClosedError that task ends with holds its
+    # frame, which holds the connection: the connection must let the task go.
+    async def closer(ws: airsocket.Connection) -> None:
+        await ws.close(4001)
+
+    async def iterate(url: str) -> None:
+        ws = await airsocket.connect(url)
+        async for _ in ws:
+            pass
+
+    async def main() -> list[Engine]:
+        gc.collect()
+        gc.disable()
+        try:
+            async with airsocket.serve(closer, "127.0.0.1", 0) as server:
+                before = {id(o) for o in gc.get_objects() if isinstance(o, Engine)}
+                task = asyncio.ensure_future(iterate(ws_url(server)))
+                ended_with = None
+                try:  # nor pytest.raises nor step(): each keeps the traceback alive
+                    await task
+                except airsocket.ConnectionClosedError as exc:
+                    ended_with = exc.code
+                assert ended_with == 4001
+                del task
+                await asyncio.sleep(0)  # the loop lets go of the task's last callback
+                return [
+                    o
+                    for o in gc.get_objects()
+                    if isinstance(o, Engine) and id(o) not in before and o.core.role is Role.CLIENT
+                ]
         finally:
             gc.enable()
 

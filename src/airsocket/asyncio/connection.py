@@ -76,6 +76,9 @@ class Connection(ConnectionInfo):
 
     def on_close(self, error: BaseException | None) -> None:
         """Wake a pending ``recv`` so that it raises ConnectionClosed."""
+        # Let go of the task: the ConnectionClosed it may end with would hold
+        # its frame, and so this connection, in a cycle for the cyclic GC.
+        self._consumer = None
         self._wake()
 
     def _wake(self) -> None:
