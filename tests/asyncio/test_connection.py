@@ -7,6 +7,7 @@ import socket
 
 import pytest
 from aio_helpers import (
+    STEP_TIMEOUT,
     RawPeer,
     accept_upgrade,
     close_payload,
@@ -611,6 +612,7 @@ class TestCloseBehindMessages:
         go = asyncio.Event()
 
         async def handler(ws):
+            await ws.recv()  # nothing reaches the client before it waits in recv()
             await ws.send("first")
             await ws.send("second")
             await go.wait()
@@ -619,13 +621,12 @@ class TestCloseBehindMessages:
         async def main():
             async with airsocket.serve(handler, "127.0.0.1", 0) as server:
                 ws = await airsocket.connect(ws_url(server), close_timeout=60)
-                assert await ws.recv() == "first"  # this task is the one that reads
+                await ws.send("ready")
+                assert await ws.recv() == "first"  # waited: this task is the consumer
                 await eventually(lambda: ws.backlog() == 1)
-                waiting = asyncio.ensure_future(ws.wait_closed())
-                await asyncio.sleep(0)  # it waits now
-                assert ws.backlog() == 0  # "second" will get no answer
-                go.set()
-                await step(waiting)
+                asyncio.get_running_loop().call_soon(go.set)  # once it waits below
+                async with asyncio.timeout(STEP_TIMEOUT):  # in this task, not a new one
+                    await ws.wait_closed()
                 assert ws.close_code == 4000
                 assert await ws.recv() == "second"
 
