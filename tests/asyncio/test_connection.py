@@ -669,6 +669,30 @@ class TestCloseBehindMessages:
 
         run(main())
 
+    def test_a_consumer_task_that_ended_answers_nothing(self, run):
+        async def handler(ws):
+            await ws.send("first")
+            await ws.recv()  # the client's "ready": its reader has ended
+            await ws.send("second")
+            await ws.close(4000)
+
+        async def read_one(ws):
+            async for message in ws:
+                return message
+
+        async def main():
+            async with airsocket.serve(handler, "127.0.0.1", 0) as server:
+                ws = await airsocket.connect(ws_url(server), close_timeout=60)
+                assert await asyncio.ensure_future(read_one(ws)) == "first"
+                await ws.send("ready")
+                await eventually(lambda: ws.engine.core.input_pending)
+                async with asyncio.timeout(STEP_TIMEOUT):
+                    await ws.wait_closed()
+                assert ws.close_code == 4000
+                assert await ws.recv() == "second"
+
+        run(main())
+
     def test_a_cancelled_wait_closed_lets_the_close_wait_again(self, run):
         async def main():
             async with Served(compression=None, close_timeout=60) as served:

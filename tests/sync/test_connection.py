@@ -420,6 +420,23 @@ class TestCloseBehindMessages:
             assert not waiter.is_alive()
             assert ws.recv(timeout=STEP) == "second"
 
+    def test_a_consumer_thread_that_ended_answers_nothing(self) -> None:
+        with raw_connection(close_timeout=60) as (ws, peer):
+            peer.send(frame(1, b"first"))
+            reader = threading.Thread(target=ws.recv, args=(STEP,))
+            reader.start()
+            reader.join(STEP)
+            assert ws.engine.consumer is reader and not reader.is_alive()
+            peer.send(frame(1, b"second") + _close_frame(4000))
+            _until(lambda: ws.engine.core.input_pending)
+            waiter = threading.Thread(target=ws.wait_closed)
+            waiter.start()
+            assert peer.read_close() == (4000, "")
+            peer.close()
+            waiter.join(STEP)
+            assert not waiter.is_alive()
+            assert ws.recv(timeout=STEP) == "second"
+
     def test_another_thread_reading_keeps_the_close_behind_its_answers(self) -> None:
         gate = threading.Event()
 
