@@ -187,7 +187,10 @@ class Connection(ConnectionInfo):
 
         Messages still queued stay for ``recv``. When no other task reads
         them, the peer's close is answered at once rather than held behind
-        them (for answers that no one will send).
+        them (for answers that no one will send). Bound it with
+        ``asyncio.timeout()``: on Python 3.11 ``asyncio.wait_for()`` runs it
+        in a task of its own, which looks like another task waiting beside
+        the reader.
         """
         engine = self.engine
         consumer = self._consumer
