@@ -14,7 +14,7 @@ import pytest
 from airsocket import ArgumentError, ConnectionClosedError, ConnectionClosedOK, InvalidState
 from airsocket.sync import Connection, connect
 
-from .helpers import STEP, frame, raw_connection, raw_server, sync_server, url
+from .helpers import STEP, RawPeer, frame, raw_connection, raw_server, sync_server, url
 
 MiB = 1 << 20
 
@@ -381,6 +381,16 @@ def _close_frame(code: int) -> bytes:
     return frame(8, struct.pack("!H", code))
 
 
+def _wait_closed_echoes(ws: Connection, peer: RawPeer, code: int) -> None:
+    """Call ``ws.wait_closed()`` in a thread: the peer reads the echo of its close, then EOF."""
+    waiter = threading.Thread(target=ws.wait_closed)
+    waiter.start()
+    assert peer.read_close() == (code, "")  # the echo, before any answer
+    peer.close()
+    waiter.join(STEP)
+    assert not waiter.is_alive()
+
+
 class TestCloseBehindMessages:
     """The peer's close waits behind unread messages only for a thread that may answer them.
 
@@ -392,12 +402,7 @@ class TestCloseBehindMessages:
         with raw_connection(close_timeout=60) as (ws, peer):
             peer.send(frame(1, b"a") + _close_frame(4000))
             _until(lambda: ws.engine.core.input_pending)
-            waiter = threading.Thread(target=ws.wait_closed)
-            waiter.start()
-            assert peer.read_close() == (4000, "")  # the echo, before any answer
-            peer.close()
-            waiter.join(STEP)
-            assert not waiter.is_alive()
+            _wait_closed_echoes(ws, peer, 4000)
             assert ws.close_code == 4000
             assert ws.recv(timeout=STEP) == "a"  # still there for recv
             with pytest.raises(ConnectionClosedError):
@@ -429,12 +434,7 @@ class TestCloseBehindMessages:
             assert ws.engine.consumer is reader and not reader.is_alive()
             peer.send(frame(1, b"second") + _close_frame(4000))
             _until(lambda: ws.engine.core.input_pending)
-            waiter = threading.Thread(target=ws.wait_closed)
-            waiter.start()
-            assert peer.read_close() == (4000, "")
-            peer.close()
-            waiter.join(STEP)
-            assert not waiter.is_alive()
+            _wait_closed_echoes(ws, peer, 4000)
             assert ws.recv(timeout=STEP) == "second"
 
     def test_another_thread_reading_keeps_the_close_behind_its_answers(self) -> None:
