@@ -252,7 +252,7 @@ class TestOpenTimeout:
                 airsocket.connect(ws_url(server), open_timeout=None, ping_interval=None) as ws,
             ):
                 assert ws.engine._open_deadline is None
-                assert ws.engine._timer is None  # and nothing else wants one
+                assert ws.engine._alarm is None  # and nothing else wants one
                 await ws.send("x")
                 assert await ws.recv() == "x"
 

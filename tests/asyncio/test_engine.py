@@ -253,7 +253,7 @@ class TestKeepalive:
                 await eventually(lambda: len(states) >= 3)  # keepalive pings
                 await step(ws.close())
                 assert ws.close_code == 1006  # the close deadline aborted it
-                assert engine._timer is None
+                assert engine._alarm is None
 
         async def slow_closer(peer: RawPeer) -> None:
             await accept_upgrade(peer)
@@ -567,7 +567,7 @@ class TestGatheredWrites:
                 b.setblocking(False)
                 with pytest.raises(BlockingIOError):
                     b.recv(1)
-                engine._timer.cancel()
+                engine._clock.cancel(engine._alarm)
 
         run(main())
 

@@ -48,6 +48,7 @@ from ..protocol.http import Request, Response
 from ..protocol.keepalive import Keepalive, Pings
 from ..protocol.options import Options
 from ..protocol.uri import WebSocketURI
+from .alarms import Alarm, AlarmClock, alarm_clock
 from .waiters import Waiters
 
 # CloseCode, Opcode, State and is_sendable_close_code are re-exported for the
@@ -161,9 +162,11 @@ class Engine(asyncio.BufferedProtocol):
         #: Whether the transport's buffer is over ``write_limit``.
         self.write_paused = False
         self._drain_waiters: Waiters | None = None  # made by the first blocked send
-        # One timer for all the deadlines, armed for the earliest (see _wake_at).
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        # One alarm for all the deadlines, set for the earliest (see _wake_at),
+        # on the loop's one clock for every connection (see alarms.py).
+        self._clock: AlarmClock = alarm_clock(loop)
+        self._alarm: Alarm | None = None
+        self._alarm_at = 0.0
         self._open_deadline: float | None = None
         self._close_deadline: float | None = None
         self._failure_deadline: float | None = None
@@ -266,9 +269,9 @@ class Engine(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         """Finish: stop the timers, settle the futures, tell the listener."""
         self.core.receive_eof()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._alarm is not None:
+            self._clock.cancel(self._alarm)
+            self._alarm = None
         if self.error is None and exc is not None:
             self.error = exc
         opened = self.opened
@@ -619,28 +622,30 @@ class Engine(asyncio.BufferedProtocol):
             self._wake_at(self._close_deadline)
 
     def _wake_at(self, when: float) -> None:
-        """Have the timer fire by ``when``.
+        """Have the alarm ring by ``when``.
 
-        One timer a connection, re-armed only for an earlier deadline: a
+        One alarm a connection, moved only for an earlier deadline: a
         deadline that passes or moves later (the handshake done, a PONG)
-        leaves it, and it wakes for nothing once. A timer for each of the
+        leaves it, and it rings for nothing once. A timer for each of the
         open, keepalive and close deadlines, each armed and cancelled, cost
         a server 3-4 us a connection (bench "hs_conc": uvloop 79.4 -> 76.0,
-        asyncio 108.2 -> 104.0).
+        asyncio 108.2 -> 104.0). The one timer left cost about as much
+        again, hence one clock for the alarms of every connection on a
+        loop (see alarms.py).
         """
-        timer = self._timer
-        if timer is not None:
-            if self._timer_at <= when:
+        alarm = self._alarm
+        if alarm is not None:
+            if self._alarm_at <= when:
                 return
-            timer.cancel()
-        self._timer_at = when
-        self._timer = self.loop.call_at(when, self._deadline_reached)
+            self._clock.cancel(alarm)
+        self._alarm_at = when
+        self._alarm = self._clock.set(when, self._deadline_reached)
 
     def _deadline_reached(self) -> None:
-        self._timer = None
-        # What the timer was armed for is due, even if the clock reads a hair
+        self._alarm = None
+        # What the alarm was set for is due, even if the clock reads a hair
         # earlier (uvloop's timers count whole milliseconds).
-        now = max(self.loop.time(), self._timer_at)
+        now = max(self.loop.time(), self._alarm_at)
         if self._open_deadline is not None and now >= self._open_deadline:
             self._open_deadline = None
             if self.core.state is State.CONNECTING:
