@@ -458,6 +458,54 @@ class TestWrites:
         run(main())
 
 
+class TestTheLastWrite:
+    """What a server writes last goes with its end of the stream, where the transport can."""
+
+    @pytest.mark.parametrize("who_closes", ["peer", "server", "failure"])
+    def test_the_close_frame_and_the_end_leave_together(self, run, who_closes):
+        async def main():
+            served = []
+            async with airsocket.serve(keeper(served), "127.0.0.1", 0) as server:
+                peer = await RawPeer.open(port_of(server))
+                await peer.upgrade()
+                ws = await served_connection(served)
+                transport = ws.engine.transport
+                calls: list[tuple[str, bytes]] = []
+                for name in ("write", "write_with_eof", "write_eof", "close"):
+                    original = getattr(transport, name)
+
+                    def record(*args, name=name, original=original):
+                        calls.append((name, *map(bytes, args)))
+                        return original(*args)
+
+                    setattr(transport, name, record)
+                if who_closes == "peer":
+                    peer.send(frame(8, close_payload(1000)))
+                    assert await peer.read_frame() == (True, 8, close_payload(1000))
+                    expected = [("write_with_eof", frame(8, close_payload(1000), mask=None))]
+                    expected += [("close",)]
+                elif who_closes == "failure":
+                    peer.send(frame(3, b"a reserved opcode"))
+                    assert await peer.read_frame() == (True, 8, close_payload(1002))
+                    # Half-closed, and still reading: until the peer's end.
+                    expected = [("write_with_eof", frame(8, close_payload(1002), mask=None))]
+                    expected += [("write_eof",)]
+                else:
+                    closing = asyncio.ensure_future(ws.close(1001))
+                    assert await peer.read_frame() == (True, 8, close_payload(1001))
+                    peer.send(frame(8, close_payload(1001)))
+                    await step(closing)
+                    # Our close frame went alone (the peer's echo was still to come);
+                    # the echo ended it: nothing left to write, so no FIN of its own.
+                    expected = [("write", frame(8, close_payload(1001), mask=None)), ("close",)]
+                assert await peer.reader.read() == b""  # the end, right behind
+                peer.close()
+                await step(ws.wait_closed())
+                assert calls == expected
+
+        run(main())
+
+
 class JoiningTransport(asyncio.Transport):
     """A transport whose writelines() joins (the base class's), for _write_gathered."""
 

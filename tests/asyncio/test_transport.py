@@ -85,6 +85,17 @@ def read_all(peer: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+def segments_sent(sock: socket.socket) -> int:
+    """Linux's count of the TCP segments ``sock`` sent (``tcpi_segs_out``)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return int(struct.unpack_from("I", info, _SEGS_OUT_OFFSET)[0])
+
+
+#: Where ``tcpi_segs_out`` is in Linux's ``struct tcp_info`` (since 4.2):
+#: 8 bytes of small fields, 24 32-bit counters, then 4 64-bit ones.
+_SEGS_OUT_OFFSET = 8 + 24 * 4 + 4 * 8
+
+
 async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
     return await step(asyncio.get_running_loop().run_in_executor(None, function, *args))
 
@@ -212,6 +223,60 @@ class TestWriting:
                 transport.writelines([b"after", b"too"])
                 assert await in_thread(read_all, peer) == b"before"
                 assert not transport.is_closing()  # half-closed, not failed
+                transport.close()
+                assert await step(protocol.lost) is None
+
+        run(main())
+
+    @pytest.mark.skipif(not hasattr(socket, "TCP_INFO"), reason="Linux's TCP_INFO counts segments")
+    @pytest.mark.parametrize("with_eof", [True, False])
+    def test_write_with_eof_sends_the_fin_in_the_data_segment(self, run, with_eof):
+        async def main():
+            transport, protocol, peer = started()
+            with peer:
+                ours = transport.get_extra_info("socket")
+                before = segments_sent(ours)
+                if with_eof:
+                    transport.write_with_eof(b"\x88\x02\x03\xe8")
+                else:  # what the engine did before, and does on other transports
+                    transport.write(b"\x88\x02\x03\xe8")
+                    transport.write_eof()
+                sent = segments_sent(ours) - before
+                transport.write(b"after")  # nothing is written after the end
+                transport.write_eof()
+                assert await in_thread(read_all, peer) == b"\x88\x02\x03\xe8"
+                assert sent == (1 if with_eof else 2)
+                assert not transport.is_closing()  # half-closed: reading goes on
+                peer.sendall(b"late")
+                peer.shutdown(socket.SHUT_WR)
+                await step(protocol.lost)
+                assert protocol.received == b"late"
+
+        run(main())
+
+    def test_write_with_eof_behind_a_buffer_waits_its_turn(self, run):
+        data = b"w" * 5_000_000  # more than the socket takes at once
+
+        async def main():
+            transport, protocol, peer = started()
+            with peer:
+                transport.write(data)
+                transport.write_with_eof(b"last")
+                transport.write_with_eof(b"ignored after the end")
+                assert await in_thread(read_all, peer) == data + b"last"
+                transport.close()
+                assert await step(protocol.lost) is None
+
+        run(main())
+
+    def test_write_with_eof_of_more_than_the_socket_takes(self, run):
+        data = b"v" * 5_000_000
+
+        async def main():
+            transport, protocol, peer = started()
+            with peer:
+                transport.write_with_eof(data)
+                assert await in_thread(read_all, peer) == data
                 transport.close()
                 assert await step(protocol.lost) is None
 

@@ -553,7 +553,14 @@ class Engine(asyncio.BufferedProtocol):
             end = END_OF_STREAM in out
             chunks = [chunk for chunk in out if chunk]
             if sum(map(len, chunks)) <= _JOIN_LIMIT:
-                transport.write(b"".join(chunks))
+                data = b"".join(chunks)
+                # The last bytes and the FIN behind them in one segment, where
+                # the transport can (SocketTransport.write_with_eof).
+                with_eof = getattr(transport, "write_with_eof", None) if end and data else None
+                if with_eof is not None:
+                    with_eof(data)
+                elif data:  # not only the end of the stream
+                    transport.write(data)
             else:
                 # Views: what the socket does not take at once is copied into
                 # the transport's buffer once, not sliced first (the selector
