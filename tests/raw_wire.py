@@ -209,3 +209,14 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def segments_sent(sock: socket.socket) -> int:
+    """Linux's count of the TCP segments ``sock`` sent (``tcpi_segs_out``, Linux 4.2+)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return int(struct.unpack_from("I", info, _SEGS_OUT_OFFSET)[0])
+
+
+#: Where ``tcpi_segs_out`` is in Linux's ``struct tcp_info``: 8 bytes of
+#: small fields, 24 32-bit counters, then 4 64-bit ones.
+_SEGS_OUT_OFFSET = 8 + 24 * 4 + 4 * 8

@@ -20,6 +20,7 @@ from aio_helpers import eventually, step
 import airsocket
 from airsocket.asyncio import transport as transport_module
 from airsocket.asyncio.transport import Acceptor, SocketTransport
+from raw_wire import segments_sent
 
 
 class Recorder(asyncio.BufferedProtocol):
@@ -83,17 +84,6 @@ def read_all(peer: socket.socket) -> bytes:
     while chunk := peer.recv(1 << 20):
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def segments_sent(sock: socket.socket) -> int:
-    """Linux's count of the TCP segments ``sock`` sent (``tcpi_segs_out``)."""
-    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
-    return int(struct.unpack_from("I", info, _SEGS_OUT_OFFSET)[0])
-
-
-#: Where ``tcpi_segs_out`` is in Linux's ``struct tcp_info`` (since 4.2):
-#: 8 bytes of small fields, 24 32-bit counters, then 4 64-bit ones.
-_SEGS_OUT_OFFSET = 8 + 24 * 4 + 4 * 8
 
 
 async def in_thread(function: Callable[..., Any], *args: Any) -> Any:

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from airsocket.sync.transport import JOIN_LIMIT, Output, Transport, coalesce, remaining
+from raw_wire import segments_sent
 
 from .helpers import STEP
 
@@ -99,6 +100,24 @@ class TestOutput:
         while chunk := right.recv(100):  # until the FIN
             received += chunk
         assert received == b"onetwo"
+        output.close()
+        right.close()
+
+    @pytest.mark.skipif(not hasattr(socket, "TCP_INFO"), reason="Linux's TCP_INFO counts segments")
+    def test_the_end_rides_in_the_last_segment(self) -> None:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            right = socket.create_connection(listener.getsockname())
+            left, _ = listener.accept()
+        lock = threading.Lock()
+        output = Output(Transport(left), lock)
+        before = segments_sent(left)
+        with lock:
+            output.queue([b"\x88\x02\x03\xe8", b""])  # a close frame, then END_OF_STREAM
+        assert output.flush(wait=True)
+        assert segments_sent(left) - before == 1  # not the data, then a FIN of its own
+        right.settimeout(STEP)
+        assert right.recv(100) == b"\x88\x02\x03\xe8"
+        assert right.recv(100) == b""
         output.close()
         right.close()
 

@@ -39,6 +39,9 @@ READ_SIZE = 65536
 #: large payload.
 JOIN_LIMIT = 64 * 1024
 
+#: Linux's "more is coming": a send held for the FIN right behind it.
+_MSG_MORE = getattr(socket, "MSG_MORE", 0)
+
 # poll() needs no file descriptor of its own, unlike epoll; select() cannot
 # watch descriptors above FD_SETSIZE, which a busy server reaches.
 _Selector: type[selectors.BaseSelector] = getattr(
@@ -200,10 +203,15 @@ class Transport:
         data = self._outgoing.read()
         return [data] if data else []
 
-    def sendall(self, data: Chunk) -> None:
-        """Write ``data``, blocking while the peer does not read."""
+    def sendall(self, data: Chunk, end_follows: bool = False) -> None:
+        """Write ``data``, blocking while the peer does not read.
+
+        With ``end_follows``, :meth:`end` comes right after: the data is
+        sent with ``MSG_MORE``, so that the FIN of ``end()`` rides in its
+        last segment (one segment fewer a closing handshake).
+        """
         if data:
-            self.sock.sendall(data)
+            self.sock.sendall(data, _MSG_MORE if end_follows else 0)
 
     def end(self) -> None:
         """Half-close: send FIN and keep reading (closing would reset unread input)."""
@@ -297,9 +305,10 @@ class Output:
                     return
             if not chunks:
                 return
-            for data in coalesce(chunks):
+            pieces = coalesce(chunks)
+            for index, data in enumerate(pieces, 1):
                 if data:
-                    transport.sendall(data)
+                    transport.sendall(data, index < len(pieces) and not pieces[index])
                 else:
                     transport.end()
 
