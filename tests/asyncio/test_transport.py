@@ -398,6 +398,36 @@ class TestServer:
         run(main())
         assert transports == [SocketTransport]
 
+    @pytest.mark.parametrize("request_sent", [True, False])
+    def test_an_accepted_connection_reads_its_request_at_once(self, run, request_sent):
+        async def main():
+            loop = asyncio.get_running_loop()
+            protocols: list[Recorder] = []
+
+            def factory() -> Recorder:
+                protocols.append(Recorder())
+                return protocols[-1]
+
+            listener = socket.create_server(("127.0.0.1", 0))
+            acceptor = Acceptor(loop, [listener], factory)
+            try:
+                peer = socket.create_connection(listener.getsockname())
+                with peer:
+                    if request_sent:
+                        peer.sendall(b"GET / HTTP/1.1\r\n")  # on loopback: here before accept
+                    acceptor._accept(listener)  # as the loop calls it
+                    [protocol] = protocols
+                    # In the same callback, not from the loop's next poll.
+                    assert protocol.received == (b"GET / HTTP/1.1\r\n" if request_sent else b"")
+                    peer.sendall(b"more")
+                    await eventually(lambda: protocol.received.endswith(b"more"))
+            finally:
+                acceptor.close()
+                listener.close()
+            await step(protocol.lost)
+
+        run(main())
+
     def test_out_of_descriptors_pauses_accepting_then_resumes(self, run, monkeypatch):
         attempts = []
         failing = [True]

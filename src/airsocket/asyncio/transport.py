@@ -176,12 +176,19 @@ class SocketTransport(asyncio.Transport):
         self._closing = False
         self._lost = False
 
-    def start(self) -> None:
-        """Tell the protocol it is connected, then read (unless it closed already)."""
+    def start(self, read_now: bool = False) -> None:
+        """Tell the protocol it is connected, then read (unless it closed already).
+
+        Args:
+            read_now: read at once, not from the loop's next poll: a server's
+                freshly accepted connection usually holds its request already.
+        """
         self._protocol.connection_made(self)
         if not self._closing:
             self._reading = True
             self._loop.add_reader(self._fd, self._read_ready)
+            if read_now:
+                self._read_ready()
 
     # ------------------------------------------------------------------
     # Reading
@@ -492,7 +499,7 @@ class Acceptor:
                 sock.close()
                 continue
             try:
-                SocketTransport(self._loop, sock, self._factory(), address).start()
+                SocketTransport(self._loop, sock, self._factory(), address).start(read_now=True)
             except Exception:  # a failing protocol must not stop the server
                 logger.exception("could not start a connection")
                 sock.close()
