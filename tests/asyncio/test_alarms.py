@@ -10,7 +10,7 @@ from airsocket.asyncio.alarms import AlarmClock, alarm_clock
 
 
 def ringer(log: list[Any], name: Any, done: asyncio.Future[None] | None = None) -> Any:
-    def ring() -> None:
+    def ring(now: float) -> None:
         log.append(name)
         if done is not None and not done.done():
             done.set_result(None)
@@ -32,8 +32,11 @@ class TestAlarmClock:
             clock.set(now + 0.003, ringer(log, "c", done))
             first = clock.set(now + 0.001, ringer(log, "a"))
             clock.set(now + 0.002, ringer(log, "b"))
+            rang_at: list[float] = []
+            clock.set(now + 0.002, rang_at.append)
             await done
             assert log == ["a", "b", "c"]
+            assert rang_at[0] >= now + 0.002  # the time it rang, never before its own
             clock.cancel(first)  # it rang: nothing to cancel
             assert len(clock) == 0
             assert clock._timer is None  # nothing left to wait for
@@ -109,7 +112,7 @@ class TestAlarmClock:
             log: list[Any] = []
             done = loop.create_future()
 
-            def fail() -> None:
+            def fail(now: float) -> None:
                 raise ValueError("boom")
 
             when = loop.time() + 0.001
@@ -128,7 +131,7 @@ class TestAlarmClock:
         async def main():
             loop, clock, log, done = a_clock()
 
-            def again() -> None:
+            def again(now: float) -> None:
                 log.append("first")
                 loop.call_soon(log.append, "next iteration")
                 # Due at once: it still rings from the loop, not inside this ring.

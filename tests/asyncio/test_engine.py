@@ -245,9 +245,9 @@ class TestKeepalive:
                 engine = ws.engine
                 reached = engine._deadline_reached
 
-                def counted() -> None:
+                def counted(now: float) -> None:
                     states.append(engine.core.state)
-                    reached()
+                    reached(now)
 
                 engine._deadline_reached = counted
                 await eventually(lambda: len(states) >= 3)  # keepalive pings

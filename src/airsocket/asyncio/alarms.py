@@ -45,8 +45,11 @@ class AlarmClock:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
 
-    def set(self, when: float, callback: Callable[[], object]) -> Alarm:
-        """Call ``callback()`` at loop time ``when``; return the alarm, for :meth:`cancel`."""
+    def set(self, when: float, callback: Callable[[float], object]) -> Alarm:
+        """Call ``callback(now)`` at loop time ``when``; return the alarm, for :meth:`cancel`.
+
+        ``now`` is the loop time the alarm rang at, never earlier than ``when``.
+        """
         alarm = [when, next(self._sequence), callback]
         heapq.heappush(self._heap, alarm)
         if when < self._timer_at:
@@ -111,7 +114,7 @@ class AlarmClock:
                     continue
                 alarm[2] = None  # ran: a later cancel() does nothing
                 try:
-                    callback()
+                    callback(now)
                 except Exception as exc:  # one connection's failure is not the others'
                     self.loop.call_exception_handler(
                         {"message": "Exception in a connection's deadline", "exception": exc}

@@ -648,11 +648,8 @@ class Engine(asyncio.BufferedProtocol):
         self._alarm_at = when
         self._alarm = self._clock.set(when, self._deadline_reached)
 
-    def _deadline_reached(self) -> None:
+    def _deadline_reached(self, now: float) -> None:
         self._alarm = None
-        # What the alarm was set for is due, even if the clock reads a hair
-        # earlier (uvloop's timers count whole milliseconds).
-        now = max(self.loop.time(), self._alarm_at)
         if self._open_deadline is not None and now >= self._open_deadline:
             self._open_deadline = None
             if self.core.state is State.CONNECTING:
