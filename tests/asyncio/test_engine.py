@@ -89,6 +89,16 @@ async def served_engine() -> AsyncIterator[tuple[Engine, airsocket.Connection]]:
         yield (await served_connection(served)).engine, ws
 
 
+@contextlib.asynccontextmanager
+async def served_raw(**options: object) -> AsyncIterator[tuple[airsocket.Connection, RawPeer]]:
+    """A served connection that its handler keeps open, and the raw peer that upgraded it."""
+    served: list[airsocket.Connection] = []
+    async with airsocket.serve(keeper(served), "127.0.0.1", 0, **options) as server:
+        peer = await RawPeer.open(port_of(server))
+        await peer.upgrade()
+        yield await served_connection(served), peer
+
+
 class TestKeepalive:
     def test_unanswered_pings_fail_the_client_with_1011(self, run):
         seen = []
@@ -268,11 +278,7 @@ class TestKeepalive:
 class TestWrites:
     def test_pong_is_written_before_the_ping_is_dispatched(self, run):
         async def main():
-            served = []
-            async with airsocket.serve(keeper(served), "127.0.0.1", 0) as server:
-                peer = await RawPeer.open(port_of(server))
-                await peer.upgrade()
-                ws = await served_connection(served)
+            async with served_raw() as (ws, peer):
                 log = WireLog(ws.engine)
                 peer.send(frame(9, b"are you there"))
                 assert await peer.read_frame() == (True, 10, b"are you there")
@@ -287,11 +293,7 @@ class TestWrites:
 
     def test_pongs_of_one_read_leave_in_one_write(self, run):
         async def main():
-            served = []
-            async with airsocket.serve(keeper(served), "127.0.0.1", 0) as server:
-                peer = await RawPeer.open(port_of(server))
-                await peer.upgrade()
-                ws = await served_connection(served)
+            async with served_raw() as (ws, peer):
                 log = WireLog(ws.engine)
                 peer.send(b"".join(frame(9, bytes([i])) for i in range(50)))
                 for i in range(50):
@@ -464,11 +466,7 @@ class TestTheLastWrite:
     @pytest.mark.parametrize("who_closes", ["peer", "server", "failure"])
     def test_the_close_frame_and_the_end_leave_together(self, run, who_closes):
         async def main():
-            served = []
-            async with airsocket.serve(keeper(served), "127.0.0.1", 0) as server:
-                peer = await RawPeer.open(port_of(server))
-                await peer.upgrade()
-                ws = await served_connection(served)
+            async with served_raw() as (ws, peer):
                 transport = ws.engine.transport
                 calls: list[tuple[str, bytes]] = []
                 for name in ("write", "write_with_eof", "write_eof", "close"):
@@ -751,11 +749,7 @@ class TestEngineCalls:
 
     def test_peer_half_close_without_close_frame(self, run):
         async def main():
-            served = []
-            async with airsocket.serve(keeper(served), "127.0.0.1", 0) as server:
-                peer = await RawPeer.open(port_of(server))
-                await peer.upgrade()
-                ws = await served_connection(served)
+            async with served_raw() as (ws, peer):
                 peer.writer.write_eof()
                 await step(ws.wait_closed())
                 assert ws.close_code == 1006
@@ -766,11 +760,7 @@ class TestEngineCalls:
 
     def test_server_half_closes_after_failing_and_reads_on(self, run):
         async def main():
-            served = []
-            async with airsocket.serve(keeper(served), "127.0.0.1", 0, close_timeout=60) as server:
-                peer = await RawPeer.open(port_of(server))
-                await peer.upgrade()
-                ws = await served_connection(served)
+            async with served_raw(close_timeout=60) as (ws, peer):
                 peer.send(frame(3))  # reserved opcode
                 assert await peer.read_close() == (1002, "")
                 assert await peer.at_eof()
@@ -785,11 +775,7 @@ class TestEngineCalls:
 
     def test_peer_reset(self, run):
         async def main():
-            served = []
-            async with airsocket.serve(keeper(served), "127.0.0.1", 0) as server:
-                peer = await RawPeer.open(port_of(server))
-                await peer.upgrade()
-                ws = await served_connection(served)
+            async with served_raw() as (ws, peer):
                 peer.reset()
                 await step(ws.wait_closed())
                 assert ws.close_code == 1006
