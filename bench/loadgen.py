@@ -482,6 +482,70 @@ def handshakes(port, probe, n, concurrency=1):
     return dict(r, units=n)
 
 
+def _flood(port, req, n, window):
+    """Complete n handshakes (opening and closing), ``window`` always in flight.
+
+    Raw blocking connects and an epoll loop: a few system calls a connection and
+    no event loop, so the generator outruns every server and the server never
+    waits on it. A finished connection is replaced at once (no batch barrier).
+    """
+    ep = select.epoll()
+    live = {}  # fd -> [socket, upgraded, head bytes so far]
+    started = done = 0
+    end = time.monotonic() + DEADLINE
+
+    def start():
+        nonlocal started
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.setblocking(False)
+        s.send(req)  # 154 bytes into an empty send buffer: never partial
+        live[s.fileno()] = [s, False, b""]
+        ep.register(s.fileno(), select.EPOLLIN)
+        started += 1
+
+    try:
+        for _ in range(min(window, n)):
+            start()
+        while done < n:
+            events = ep.poll(5)
+            if not events or time.monotonic() > end:
+                raise BenchError("timeout")
+            for fd, _ in events:
+                conn = live[fd]
+                s = conn[0]
+                data = s.recv(65536)
+                if not conn[1]:
+                    head = conn[2] + data
+                    if b"\r\n\r\n" not in head:
+                        if not data:
+                            raise BenchError("closed during handshake")
+                        conn[2] = head
+                        continue
+                    if not head.startswith(b"HTTP/1.1 101"):
+                        raise BenchError("handshake refused")
+                    conn[1] = True
+                    s.send(CLOSE_FRAME)
+                elif not data:  # the server closed TCP after the closing handshake
+                    ep.unregister(fd)
+                    s.close()
+                    del live[fd]
+                    done += 1
+                    if started < n:
+                        start()
+    finally:
+        for conn in live.values():
+            conn[0].close()
+        ep.close()
+
+
+def handshake_flood(port, probe, n, window=50):
+    req = request_bytes(port)
+    _flood(port, req, max(window, n // 10), window)
+    r = measured(probe, lambda: _flood(port, req, n, window))
+    return dict(r, units=n)
+
+
 async def _open_many(port, count, par=100):
     req = request_bytes(port)
     conns = []

@@ -39,7 +39,7 @@ import loadgen as L
 IMPLS = ["airsocket", "airsocket-air", "picows", "aiohttp", "websockets", "node"]
 # Run only when named: servers/floor_echo.py, no WebSocket library (handshakes, server role).
 EXTRA_IMPLS = ["floor"]
-FLOOR_WORKLOADS = ("hs_seq", "hs_conc")
+FLOOR_WORKLOADS = ("hs_seq", "hs_conc", "hs_flood")
 PY = sys.executable
 TUT_CORE, LOAD_CORE = 0, 1  # core of the process under test / of the load generator
 
@@ -127,6 +127,13 @@ WORKLOADS = {
         "opening + closing handshakes, 50 at once",
         dict(n=2_000),
         dict(n=300),
+    ),
+    "hs_flood": (
+        "handshake",
+        "opening + closing handshakes, 50 always in flight, from a raw-socket generator"
+        " that never waits on a batch (server role only)",
+        dict(n=5_000),
+        dict(n=1_000),
     ),
     "rss": ("conn", "RSS per idle connection (KiB)", dict(n=5_000), dict(n=1_000)),
     "broadcast": (
@@ -274,6 +281,8 @@ def run_server_role(impl, wl, loop, params, text):
             return L.handshakes(port, probe, params["n"], 1)
         if wl == "hs_conc":
             return L.handshakes(port, probe, params["n"], 50)
+        if wl == "hs_flood":
+            return L.handshake_flood(port, probe, params["n"], 50)
         if wl == "rss":
             return L.rss(port, probe, params["n"])
         if wl == "broadcast":
@@ -289,6 +298,8 @@ def run_server_role(impl, wl, loop, params, text):
 def run_client_role(impl, wl, loop, params, text, fixed_server="coalescing"):
     if impl == "floor":
         raise L.BenchError("n/a: the floor is a server")
+    if wl == "hs_flood":
+        raise L.BenchError("n/a: a flood is the load of the server role")
     port = free_port()
     cmd = server_cmd(
         "picows",
