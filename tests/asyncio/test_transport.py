@@ -19,7 +19,7 @@ from aio_helpers import eventually, step
 
 import airsocket
 from airsocket.asyncio import transport as transport_module
-from airsocket.asyncio.transport import Acceptor, SocketTransport
+from airsocket.asyncio.transport import Acceptor, SocketTransport, pending_connections
 from raw_wire import segments_sent
 
 
@@ -375,6 +375,17 @@ class TestWriteErrors:
         run(main())
 
 
+def recording_factory() -> tuple[list[Recorder], Callable[[], Recorder]]:
+    """A protocol factory making Recorders, and the list it keeps them in."""
+    made: list[Recorder] = []
+
+    def factory() -> Recorder:
+        made.append(Recorder())
+        return made[-1]
+
+    return made, factory
+
+
 class TestServer:
     def test_plain_server_on_the_default_loop_runs_on_it(self, run):
         transports = []
@@ -402,11 +413,7 @@ class TestServer:
     def test_an_accepted_connection_reads_its_request_at_once(self, run, request_sent):
         async def main():
             loop = asyncio.get_running_loop()
-            protocols: list[Recorder] = []
-
-            def factory() -> Recorder:
-                protocols.append(Recorder())
-                return protocols[-1]
+            protocols, factory = recording_factory()
 
             listener = socket.create_server(("127.0.0.1", 0))
             acceptor = Acceptor(loop, [listener], factory)
@@ -425,6 +432,57 @@ class TestServer:
                 acceptor.close()
                 listener.close()
             await step(protocol.lost)
+
+        run(main())
+
+    def test_pending_connections_counts_the_accept_queue(self):
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            assert pending_connections(listener) == 0
+            peers = [socket.create_connection(listener.getsockname()) for _ in range(3)]
+            try:
+                assert pending_connections(listener) == 3
+                listener.accept()[0].close()
+                assert pending_connections(listener) == 2
+            finally:
+                for peer in peers:
+                    peer.close()
+
+    @pytest.mark.parametrize("known", [True, False])
+    def test_a_batch_accepts_what_waits_with_no_failing_accept(self, run, monkeypatch, known):
+        accepts: list[bool] = []
+
+        class Listener(socket.socket):
+            def accept(self) -> tuple[socket.socket, Any]:
+                try:
+                    accepted = super().accept()
+                except BlockingIOError:
+                    accepts.append(False)
+                    raise
+                accepts.append(True)
+                return accepted
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            if not known:  # as where TCP_INFO is missing
+                monkeypatch.setattr(transport_module, "_TCP_INFO", None)
+            listener = Listener()
+            listener.bind(("127.0.0.1", 0))
+            made, factory = recording_factory()
+
+            acceptor = Acceptor(loop, [listener], factory)
+            peers = [socket.create_connection(listener.getsockname()) for _ in range(3)]
+            try:
+                acceptor._accept(listener)  # as the loop calls it
+                # Where the kernel tells how many wait, no accept fails (5.5 us).
+                assert accepts == [True, True, True] + ([] if known else [False])
+                assert len(made) == 3
+            finally:
+                acceptor.close()
+                listener.close()
+                for peer in peers:
+                    peer.close()
+            for protocol in made:
+                await step(protocol.lost)
 
         run(main())
 
@@ -456,11 +514,7 @@ class TestServer:
             monkeypatch.setattr(loop, "call_later", record)
             listener = Listener()
             listener.bind(("127.0.0.1", 0))
-            made: list[Recorder] = []
-
-            def factory() -> Recorder:
-                made.append(Recorder())
-                return made[-1]
+            made, factory = recording_factory()
 
             acceptor = Acceptor(loop, [listener], factory)
             resume = acceptor._resume

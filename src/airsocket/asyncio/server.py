@@ -13,6 +13,7 @@ from ..protocol.exceptions import ConnectionClosed
 from ..protocol.frames import CloseCode
 from ..protocol.http import Request
 from ..protocol.options import Options
+from .adoption import BacklogDrain, adopts_sockets
 from .connection import Connection
 from .engine import Engine, server_engine
 from .transport import Acceptor, lean_loop
@@ -38,6 +39,7 @@ class Server:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._acceptor: Acceptor | None = None
+        self._drain: BacklogDrain | None = None
         self._forever: asyncio.Future[None] | None = None
         # Bound once: a bound method made per connection is one more object
         # for the cyclic GC to visit while the connection lives (bench "hs_conc").
@@ -52,6 +54,14 @@ class Server:
         hook = self.options.process_request
         if hook is not None:
             engine.request_hook = _bind_hook(hook, connection)
+        return engine
+
+    def _engine_and_drain(self) -> Engine:
+        # libuv accepts one connection a loop iteration: the others waiting
+        # are accepted now.
+        engine = self.engine_factory()
+        if self._drain is not None:
+            self._drain.drain()
         return engine
 
     def _opened(self, connection: Connection) -> None:
@@ -86,13 +96,21 @@ class Server:
         # Plain TCP on asyncio's own loop: asyncio binds and listens, the
         # connections run on SocketTransport (see transport.py for the figure).
         lean = self.options.ssl is None and lean_loop(loop)
+        # Plain TCP on uvloop: what libuv leaves in the backlog is accepted
+        # with each connection it accepts (see adoption.py for the figure).
+        draining = self.options.ssl is None and adopts_sockets(loop)
         where: dict[str, Any] = (
             {"sock": sock} if sock is not None else {"host": host, "port": port or 0}
         )
         self._server = await loop.create_server(
-            self.engine_factory, ssl=self.options.ssl, start_serving=not lean, **where
+            self._engine_and_drain if draining else self.engine_factory,
+            ssl=self.options.ssl,
+            start_serving=not lean,
+            **where,
         )
-        if lean:
+        if draining:
+            self._drain = BacklogDrain(loop, self._server.sockets, self.engine_factory)
+        elif lean:
             listeners = [getattr(s, "_sock", s) for s in self._server.sockets]
             if all(isinstance(s, socket.socket) for s in listeners):
                 self._acceptor = Acceptor(loop, listeners, self.engine_factory)
@@ -108,6 +126,9 @@ class Server:
         """Stop listening; close open connections with 1001 (going away)."""
         if self._acceptor is not None:
             self._acceptor.close()
+        if self._drain is not None:
+            self._drain.close()
+            self._drain = None
         if self._forever is not None and not self._forever.done():
             self._forever.cancel()
         if self._server is not None:

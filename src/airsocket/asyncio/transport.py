@@ -20,12 +20,20 @@ import asyncio
 import contextlib
 import errno
 import socket
+import struct
 from collections.abc import Iterable
 from typing import Any, cast
 
 from ..logs import logger
 
-__all__ = ["Acceptor", "SocketTransport", "connect_socket", "lean_loop", "prepare_socket"]
+__all__ = [
+    "Acceptor",
+    "SocketTransport",
+    "connect_socket",
+    "lean_loop",
+    "pending_connections",
+    "prepare_socket",
+]
 
 # How long accepting pauses when the process is out of file descriptors or
 # memory (asyncio waits the same): the pending connections wait in the
@@ -34,6 +42,12 @@ _ACCEPT_PAUSE = 1.0
 _RESOURCE_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 #: Linux's "more is coming": hold a short send for the next one (or the FIN).
 _MSG_MORE = getattr(socket, "MSG_MORE", 0)
+#: Linux's TCP_INFO, and where its ``tcpi_unacked`` is: for a listening
+#: socket, the number of connections waiting to be accepted.
+_TCP_INFO = getattr(socket, "TCP_INFO", None)
+_UNACKED = struct.Struct("=24xI")
+#: Connections accepted in one callback at most: other callbacks get their turn.
+ACCEPT_BATCH = 100
 
 
 def lean_loop(loop: asyncio.AbstractEventLoop) -> bool:
@@ -113,6 +127,20 @@ def _writable(
         connected.set_exception(OSError(error, f"Connect call failed {address}"))
     else:
         connected.set_result(None)
+
+
+def pending_connections(listener: socket.socket) -> int:
+    """Return how many connections wait in ``listener``'s accept queue (0: unknown).
+
+    Linux tells it in TCP_INFO (0.8 us to ask); elsewhere, or on an error, 0.
+    """
+    if _TCP_INFO is None:
+        return 0
+    try:
+        info = listener.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _UNACKED.size)
+    except OSError:
+        return 0
+    return _UNACKED.unpack_from(info)[0] if len(info) == _UNACKED.size else 0
 
 
 def prepare_socket(sock: socket.socket) -> None:
@@ -481,7 +509,11 @@ class Acceptor:
             loop.add_reader(listener.fileno(), self._accept, listener)
 
     def _accept(self, listener: socket.socket) -> None:
-        for _ in range(100):  # a bounded batch: other callbacks get their turn
+        # As many accepts as connections wait, where the kernel says how many:
+        # the accept that fails with EAGAIN to end a batch costs 5.5 us
+        # (a raised BlockingIOError), one accepted connection in sequential
+        # handshakes.
+        for _ in range(min(pending_connections(listener), ACCEPT_BATCH) or ACCEPT_BATCH):
             try:
                 sock, address = listener.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
