@@ -8,7 +8,8 @@ peers for every answer. So, each time libuv accepts a connection, a
 :class:`BacklogDrain` accepts the others waiting (Linux says how many) and
 hands each to uvloop's own transport, which is in C. Bench "hs_flood" (50
 handshakes always in flight), server on uvloop, 9 interleaved runs: 171 ->
-138 us a handshake; "hs_seq" and "hs_conc" level (1.015x, 1.024x).
+138-145 us a handshake (0.81x); "hs_seq" 0.97-1.02x and "hs_conc"
+1.02-1.03x, level.
 Accepting every connection this way, libuv's own accept left unused, bought
 more in "hs_flood" (0.74x) but cost "hs_seq" and "hs_conc" 7 % each.
 """
