@@ -14,7 +14,15 @@ from collections.abc import Coroutine
 from typing import Any
 
 import pytest
-from aio_helpers import RUN_TIMEOUT, echo, eventually, port_of, step, upgrade_request
+from aio_helpers import (
+    RUN_TIMEOUT,
+    echo,
+    eventually,
+    ipv6_available,
+    port_of,
+    step,
+    upgrade_request,
+)
 
 import airsocket
 from airsocket.asyncio.adoption import BacklogDrain, adopt_socket, adopts_sockets
@@ -105,6 +113,45 @@ def test_closing_the_server_stops_listening(given_socket: bool) -> None:
                 assert await step(client.recv()) == b"x"
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+    run_on_uvloop(main())
+
+
+def test_every_listening_socket_is_drained() -> None:
+    # host None: one socket per address family, each with a backlog of its own.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with airsocket.serve(echo, None, 0) as server:
+            drain = server._drain
+            assert drain is not None
+            assert len(drain._listeners) == len(server.sockets)
+            drained: list[int] = []
+            factory = drain._factory
+
+            def counting_factory() -> Any:
+                drained.append(1)
+                return factory()
+
+            drain._factory = counting_factory
+            # Port 0: each family's socket got a port of its own.
+            addresses = [
+                ("::1" if s.family == socket.AF_INET6 else "127.0.0.1", s.getsockname()[1])
+                for s in server.sockets
+                if s.family != socket.AF_INET6 or ipv6_available()
+            ]
+            peers = [socket.create_connection(address) for address in addresses for _ in range(3)]
+            try:
+                for peer in peers:
+                    peer.sendall(upgrade_request())
+                    peer.setblocking(False)
+                for peer in peers:
+                    answer = await step(loop.sock_recv(peer, 4096))
+                    assert answer.startswith(b"HTTP/1.1 101 ")
+                # libuv accepted the first; the drain, every other on every socket.
+                assert len(drained) == len(peers) - 1
+            finally:
+                for peer in peers:
+                    peer.close()
 
     run_on_uvloop(main())
 
