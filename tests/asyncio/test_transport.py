@@ -19,6 +19,7 @@ from aio_helpers import eventually, step
 
 import airsocket
 from airsocket.asyncio import transport as transport_module
+from airsocket.asyncio.poller import Poller
 from airsocket.asyncio.transport import Acceptor, SocketTransport, pending_connections
 from raw_wire import segments_sent
 
@@ -70,11 +71,29 @@ def tcp_pair() -> tuple[socket.socket, socket.socket]:
     return ours, peer
 
 
+#: Who watches the transports that started() makes: the loop, or a Poller
+#: (set by the ``watcher`` fixture for the classes that use it).
+_watcher = "loop"
+
+
+@pytest.fixture(params=["loop", "poller"])
+def watcher(request: pytest.FixtureRequest) -> Any:
+    """Run the test with transports watched by the loop, then by a Poller."""
+    global _watcher
+    _watcher = request.param
+    yield request.param
+    _watcher = "loop"
+
+
 def started(keep_open: bool = False) -> tuple[SocketTransport, Recorder, socket.socket]:
     ours, peer = tcp_pair()
     protocol = Recorder(keep_open)
-    transport = SocketTransport(asyncio.get_running_loop(), ours, protocol)
+    loop = asyncio.get_running_loop()
+    poller = Poller(loop) if _watcher == "poller" else None
+    transport = SocketTransport(loop, ours, protocol, reactor=poller)
     transport.start()
+    if poller is not None:
+        poller.close()  # its epoll closes once the transport is done
     return transport, protocol, peer
 
 
@@ -90,6 +109,7 @@ async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
     return await step(asyncio.get_running_loop().run_in_executor(None, function, *args))
 
 
+@pytest.mark.usefixtures("watcher")
 class TestReading:
     def test_data_then_eof_closes(self, run):
         async def main():
@@ -164,6 +184,7 @@ class TestReading:
         run(main())
 
 
+@pytest.mark.usefixtures("watcher")
 class TestWriting:
     def test_what_the_socket_does_not_take_is_buffered_with_flow_control(self, run):
         data = bytes(range(256)) * 40_000  # 10 MB: more than the socket buffers hold
@@ -336,6 +357,7 @@ class TestWriting:
         run(main())
 
 
+@pytest.mark.usefixtures("watcher")
 class TestWriteErrors:
     """A write that meets a reset connection fails it: connection_lost gets the error."""
 
@@ -389,10 +411,12 @@ def recording_factory() -> tuple[list[Recorder], Callable[[], Recorder]]:
 class TestServer:
     def test_plain_server_on_the_default_loop_runs_on_it(self, run):
         transports = []
+        reactors = []
         served = []
 
         async def handler(ws):
             transports.append(type(ws.engine.transport))
+            reactors.append(type(ws.engine.transport._reactor))
             served.append(ws)
             await ws.send(await ws.recv())
 
@@ -408,6 +432,7 @@ class TestServer:
 
         run(main())
         assert transports == [SocketTransport]
+        assert reactors == [Poller]  # the server's own epoll, not the loop's selector
 
     @pytest.mark.parametrize("request_sent", [True, False])
     def test_an_accepted_connection_reads_its_request_at_once(self, run, request_sent):

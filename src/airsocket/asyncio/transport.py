@@ -4,8 +4,8 @@ asyncio's selector transports are written in Python and do more per
 connection than an engine needs (a ``call_soon`` for ``connection_made`` and
 another for the reader, the peer and local addresses read at once, a weak
 registry of transports). :class:`SocketTransport` drives a non-blocking
-socket from the loop's ``add_reader``/``add_writer`` callbacks with what the
-engine uses: buffered writes with flow control, gathered writes, half-close,
+socket from ``add_reader``/``add_writer`` callbacks (the loop's, or those of
+a server's :class:`~.poller.Poller`) with what the engine uses: buffered writes with flow control, gathered writes, half-close,
 pausing reads, close and abort. :class:`Acceptor` gives it to a server's
 connections, :func:`connect_socket` to a client's. A server's handshake on
 the default loop: 99.9 -> 78.3 us (bench "hs_conc", 5 interleaved runs); a
@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from ..logs import logger
+from .poller import Reactor, new_poller
 
 __all__ = [
     "Acceptor",
@@ -167,7 +168,9 @@ def _ip_address(host: str, port: int) -> list[tuple[Any, ...]]:
 class SocketTransport(asyncio.Transport):
     """Drives ``sock`` (connected, non-blocking) for ``protocol``, a BufferedProtocol.
 
-    Call :meth:`start` to tell the protocol and begin reading. The protocol's
+    ``reactor`` watches the socket: ``loop`` itself by default, or a
+    :class:`~.poller.Poller`. Call :meth:`start` to tell the protocol and
+    begin reading. The protocol's
     ``connection_lost`` is called once, from a loop callback (never from
     inside a call of the protocol's own), after the socket stops being used;
     the socket is closed right after it.
@@ -181,9 +184,11 @@ class SocketTransport(asyncio.Transport):
         sock: socket.socket,
         protocol: asyncio.BufferedProtocol,
         peername: Any = None,
+        reactor: Reactor | None = None,
     ) -> None:
         super().__init__()
         self._loop = loop
+        self._reactor: Reactor = reactor if reactor is not None else loop
         self._sock = sock
         self._fd = sock.fileno()
         self._protocol = protocol
@@ -214,7 +219,7 @@ class SocketTransport(asyncio.Transport):
         self._protocol.connection_made(self)
         if not self._closing:
             self._reading = True
-            self._loop.add_reader(self._fd, self._read_ready)
+            self._reactor.add_reader(self._fd, self._read_ready)
             if read_now:
                 self._read_ready()
 
@@ -264,7 +269,7 @@ class SocketTransport(asyncio.Transport):
         """Read again after :meth:`pause_reading`."""
         if not self._reading and not self._closing and not self._eof_received:
             self._reading = True
-            self._loop.add_reader(self._fd, self._read_ready)
+            self._reactor.add_reader(self._fd, self._read_ready)
 
     def is_reading(self) -> bool:
         """Whether the transport is reading."""
@@ -273,7 +278,7 @@ class SocketTransport(asyncio.Transport):
     def _stop_reading(self) -> None:
         if self._reading:
             self._reading = False
-            self._loop.remove_reader(self._fd)
+            self._reactor.remove_reader(self._fd)
 
     # ------------------------------------------------------------------
     # Writing
@@ -293,7 +298,7 @@ class SocketTransport(asyncio.Transport):
             if sent == len(data):
                 return
             data = memoryview(data)[sent:]
-            self._loop.add_writer(self._fd, self._write_ready)
+            self._reactor.add_writer(self._fd, self._write_ready)
         self._buffer += data
         self._check_limit()
 
@@ -340,7 +345,7 @@ class SocketTransport(asyncio.Transport):
             self._protocol.resume_writing()
         if self._buffer:
             return
-        self._loop.remove_writer(self._fd)
+        self._reactor.remove_writer(self._fd)
         if self._closing:
             self._connection_lost(None)  # from the loop's own callback (see _close_from_callback)
         elif self._eof_wanted:
@@ -448,7 +453,7 @@ class SocketTransport(asyncio.Transport):
         self._stop_reading()
         if self._buffer:
             self._buffer.clear()
-            self._loop.remove_writer(self._fd)
+            self._reactor.remove_writer(self._fd)
         self._loop.call_soon(self._connection_lost, exc)
 
     def _connection_lost(self, exc: BaseException | None) -> None:
@@ -486,6 +491,10 @@ class SocketTransport(asyncio.Transport):
 class Acceptor:
     """Accepts on listening sockets and gives each connection a :class:`SocketTransport`.
 
+    The connections are watched by a :class:`~.poller.Poller` of the
+    acceptor's own where there is epoll; it closes once the acceptor is
+    closed and its last connection is done.
+
     Args:
         loop: asyncio's selector loop.
         listeners: bound sockets (e.g. an unstarted asyncio.Server's); they listen.
@@ -503,6 +512,8 @@ class Acceptor:
         self._loop = loop
         self._listeners = listeners
         self._factory = protocol_factory
+        # The connections' sockets in one epoll of the server's own: see poller.py.
+        self._poller = new_poller(loop)
         for listener in listeners:
             listener.listen(backlog)  # an unstarted asyncio.Server has not listened yet
             listener.setblocking(False)
@@ -531,7 +542,10 @@ class Acceptor:
                 sock.close()
                 continue
             try:
-                SocketTransport(self._loop, sock, self._factory(), address).start(read_now=True)
+                transport = SocketTransport(
+                    self._loop, sock, self._factory(), address, self._poller
+                )
+                transport.start(read_now=True)
             except Exception:  # a failing protocol must not stop the server
                 logger.exception("could not start a connection")
                 sock.close()
@@ -546,3 +560,5 @@ class Acceptor:
             if listener.fileno() >= 0:
                 self._loop.remove_reader(listener.fileno())
         self._listeners = []
+        if self._poller is not None:
+            self._poller.close()  # once the last connection is done
