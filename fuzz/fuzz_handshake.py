@@ -4,7 +4,9 @@ Byte 0: bit 0 makes the core a client (the input is then the server's
 response to RFC 6455 1.3's key), bit 1 turns on compression, bit 2 sets
 subprotocols and process_request. A handshake failure must be an event
 (HandshakeFailed) with the RFC answer queued, never an exception; an
-accepted request must yield a 101 response.
+accepted request must yield a 101 response. With the C accelerator, a
+request head its parse_upgrade takes must parse and check the same the
+Python way (parse_request, then check_request).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ with atheris.instrument_imports(include=["airsocket"]):
     from airsocket.protocol.connection import END_OF_STREAM, Connection, Role, State
     from airsocket.protocol.events import HandshakeFailed, Opened, RequestReceived
     from airsocket.protocol.exceptions import InvalidHandshake
+    from airsocket.protocol.http import find_head_end, parse_request
     from airsocket.protocol.options import Options
 
 SEEDS = [
@@ -40,6 +43,28 @@ def options_for(flags: int) -> Options:
     )
 
 
+def check_c_upgrade(body: bytes, options: Options) -> None:
+    try:
+        end = find_head_end(body, options)
+    except InvalidHandshake:
+        return
+    parsed = handshake.parse_upgrade(body[:end], options) if end > 0 else None
+    if parsed is None:
+        return
+    request, checked = parsed
+    expected = parse_request(body[:end], options)  # must not raise
+    assert (request.path, request.headers.items()) == (expected.path, expected.headers.items())
+    outcomes = []
+    for args in ((request, options, checked), (expected, options)):
+        try:
+            offer = handshake.check_request(*args)
+        except InvalidHandshake as exc:
+            outcomes.append((type(exc), str(exc)))
+        else:
+            outcomes.append((offer.key, offer.subprotocols, offer.extensions, offer.origin))
+    assert outcomes[0] == outcomes[1], outcomes
+
+
 def test_one_input(data: bytes) -> None:
     if not data:
         return
@@ -50,6 +75,7 @@ def test_one_input(data: bytes) -> None:
         conn.connect("ws://server.example.com/chat")
         conn.data_to_send()
     else:
+        check_c_upgrade(body, options)
         conn = Connection(Role.SERVER, options)
     events = conn.receive_data(body)
     for event in list(events):

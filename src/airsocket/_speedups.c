@@ -14,8 +14,10 @@
  * scan_frames() and frame() parse and build whole frames (RFC 6455
  * section 5.2); the pure-Python receive loop and frames.serialize_frame()
  * stay the reference and handle everything else. split_head() (at the end)
- * splits a valid HTTP head for airsocket.protocol.http, whose Python path
- * stays the reference and handles every head it refuses.
+ * splits a valid HTTP head for airsocket.protocol.http, and parse_upgrade()
+ * splits and checks the usual upgrade request for
+ * airsocket.protocol.handshake; their Python paths stay the reference and
+ * handle every head these refuse.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -1083,6 +1085,79 @@ append_field(const unsigned char *p, Py_ssize_t n, PyObject *items, PyObject *ke
     return rc < 0 ? -1 : 1;
 }
 
+/* Split the complete head p[0:n] into its header fields, appended to items
+ * and keys (see append_field); set *first_len to the length of its first
+ * line, which starts at p[0]. Return 1, or 0 unless every limit holds, the
+ * blank line comes only at the end and every header line is token ":"
+ * value (exactly when airsocket.protocol.http's Python path would raise),
+ * or -1 with an exception set. */
+static int
+split_fields(const unsigned char *p, Py_ssize_t n, const Py_ssize_t limits[3],
+             Py_ssize_t *first_len, PyObject *items, PyObject *keys)
+{
+    const unsigned char *eol;
+    Py_ssize_t pos, line, count = 0;
+
+    if (n < 4 || n > limits[0] || memcmp(p + n - 4, "\r\n\r\n", 4) != 0) {
+        return 0;
+    }
+    /* Lines are what lies between CRLFs up to the final CRLF: the first
+     * line, then the header lines. No header line may be empty: that is a
+     * blank line that ends the head early. */
+    *first_len = -1;
+    pos = 0;
+    n -= 2;
+    while (pos < n) {
+        eol = memchr(p + pos, '\r', (size_t)(n - pos));
+        while (eol != NULL && eol[1] != '\n') {
+            eol = memchr(eol + 1, '\r', (size_t)(n - (eol + 1 - p)));
+        }
+        if (eol == NULL) {
+            return 0;  /* cannot happen: text ends with CRLF */
+        }
+        line = eol - (p + pos);
+        if (line > limits[1] || (line == 0 && *first_len >= 0)) {
+            return 0;
+        }
+        if (*first_len < 0) {
+            *first_len = line;
+        }
+        else {
+            int rc;
+            if (++count > limits[2]) {
+                return 0;
+            }
+            rc = append_field(p + pos, line, items, keys);
+            if (rc <= 0) {
+                return rc;
+            }
+        }
+        pos += line + 2;
+    }
+    return *first_len >= 0;
+}
+
+/* Unpack (head, max_head_size, max_line_size, max_header_count) for the
+ * function called name: the head's buffer into view (to release) and the
+ * limits of split_fields; 0, or -1 with an exception set. */
+static int
+get_head_args(PyObject *const *args, Py_ssize_t nargs, const char *name,
+              Py_buffer *view, Py_ssize_t limits[3])
+{
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "%s() takes exactly 4 arguments (%zd given)", name,
+                     nargs);
+        return -1;
+    }
+    for (int j = 0; j < 3; j++) {
+        limits[j] = PyLong_AsSsize_t(args[j + 1]);
+        if (limits[j] == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    return PyObject_GetBuffer(args[0], view, PyBUF_SIMPLE);
+}
+
 PyDoc_STRVAR(split_head_doc,
 "split_head(head, max_head_size, max_line_size, max_header_count, /)\n"
 "--\n"
@@ -1098,84 +1173,201 @@ static PyObject *
 split_head(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer view;
-    const unsigned char *p, *eol;
-    Py_ssize_t limits[3], n, pos, line, count = 0;
+    Py_ssize_t limits[3], first_len;
     PyObject *first = NULL, *items = NULL, *keys = NULL, *result = NULL;
+    int rc;
 
-    if (nargs != 4) {
-        PyErr_Format(PyExc_TypeError,
-                     "split_head() takes exactly 4 arguments (%zd given)", nargs);
+    if (get_head_args(args, nargs, "split_head", &view, limits) < 0) {
         return NULL;
-    }
-    for (int j = 0; j < 3; j++) {
-        limits[j] = PyLong_AsSsize_t(args[j + 1]);
-        if (limits[j] == -1 && PyErr_Occurred()) {
-            return NULL;
-        }
-    }
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
-        return NULL;
-    }
-    p = (const unsigned char *)view.buf;
-    n = view.len;
-    if (n < 4 || n > limits[0] || memcmp(p + n - 4, "\r\n\r\n", 4) != 0) {
-        goto refuse;
     }
     items = PyList_New(0);
     keys = PyList_New(0);
     if (items == NULL || keys == NULL) {
         goto done;
     }
-    /* Lines are what lies between CRLFs up to the final CRLF: the first
-     * line, then the header lines. No header line may be empty: that is a
-     * blank line that ends the head early. */
-    pos = 0;
-    n -= 2;
-    while (pos < n) {
-        eol = memchr(p + pos, '\r', (size_t)(n - pos));
-        while (eol != NULL && eol[1] != '\n') {
-            eol = memchr(eol + 1, '\r', (size_t)(n - (eol + 1 - p)));
-        }
-        if (eol == NULL) {
-            goto refuse;  /* cannot happen: text ends with CRLF */
-        }
-        line = eol - (p + pos);
-        if (line > limits[1] || (line == 0 && first != NULL)) {
-            goto refuse;
-        }
-        if (first == NULL) {
-            first = PyUnicode_DecodeLatin1((const char *)p + pos, line, NULL);
-            if (first == NULL) {
-                goto done;
-            }
-        }
-        else {
-            int rc;
-            if (++count > limits[2]) {
-                goto refuse;
-            }
-            rc = append_field(p + pos, line, items, keys);
-            if (rc < 0) {
-                goto done;
-            }
-            if (rc == 0) {
-                goto refuse;
-            }
-        }
-        pos += line + 2;
+    rc = split_fields((const unsigned char *)view.buf, view.len, limits, &first_len,
+                      items, keys);
+    if (rc < 0) {
+        goto done;
     }
-    if (first == NULL) {
+    if (rc == 0) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    first = PyUnicode_DecodeLatin1((const char *)view.buf, first_len, NULL);
+    if (first != NULL) {
+        result = PyTuple_Pack(3, first, items, keys);
+    }
+done:
+    Py_XDECREF(first);
+    Py_XDECREF(items);
+    Py_XDECREF(keys);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ------------------------------------------------------------------------
+ * parse_upgrade(): the usual WebSocket upgrade request (RFC 6455 4.1,
+ * 4.2.1), split and checked in one call. airsocket.protocol.handshake's
+ * check_request() stays the reference: this takes only requests that it
+ * accepts, in the plainest form (one Connection token, no Content-Length),
+ * and answers None for anything else, which then goes the Python way.
+ */
+
+/* The fields the check reads, as check_request() reads them. */
+enum {
+    F_TRANSFER_ENCODING, F_CONTENT_LENGTH, F_HOST, F_UPGRADE, F_CONNECTION,
+    F_KEY, F_VERSION, F_ORIGIN, F_PROTOCOL, F_EXTENSIONS, F_COUNT
+};
+static const char *const upgrade_fields[F_COUNT] = {
+    "transfer-encoding", "content-length", "host", "upgrade", "connection",
+    "sec-websocket-key", "sec-websocket-version", "origin",
+    "sec-websocket-protocol", "sec-websocket-extensions",
+};
+
+/* Whether the str value, all ISO-8859-1, equals the lowercase ASCII word
+ * ignoring ASCII case (no other ISO-8859-1 letter lowercases to ASCII). */
+static int
+equals_word(PyObject *value, const char *word)
+{
+    Py_ssize_t n = (Py_ssize_t)strlen(word);
+    const Py_UCS1 *v;
+
+    if (PyUnicode_KIND(value) != PyUnicode_1BYTE_KIND || PyUnicode_GET_LENGTH(value) != n) {
+        return 0;
+    }
+    v = PyUnicode_1BYTE_DATA(value);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if ((v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]) != (unsigned char)word[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether a Sec-WebSocket-Key is the base64 of 16 bytes in its plain form:
+ * 22 characters of the alphabet and "==" (what b64decode(validate=True)
+ * takes for 16 bytes, bar nothing the usual client sends). */
+static int
+is_nonce(PyObject *value)
+{
+    const Py_UCS1 *v;
+
+    if (PyUnicode_KIND(value) != PyUnicode_1BYTE_KIND || PyUnicode_GET_LENGTH(value) != 24) {
+        return 0;
+    }
+    v = PyUnicode_1BYTE_DATA(value);
+    for (int i = 0; i < 22; i++) {
+        unsigned char c = v[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/')) {
+            return 0;
+        }
+    }
+    return v[22] == '=' && v[23] == '=';
+}
+
+/* Whether line p[0:n] is "GET <target> HTTP/1.1", the target visible ASCII. */
+static int
+is_get_line(const unsigned char *p, Py_ssize_t n)
+{
+    if (n < 14 || memcmp(p, "GET ", 4) != 0 || memcmp(p + n - 9, " HTTP/1.1", 9) != 0) {
+        return 0;
+    }
+    for (Py_ssize_t i = 4; i < n - 9; i++) {
+        if (p[i] < 0x21 || p[i] > 0x7e) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+PyDoc_STRVAR(parse_upgrade_doc,
+"parse_upgrade(head, max_head_size, max_line_size, max_header_count, /)\n"
+"--\n"
+"\n"
+"Split and check a complete upgrade request head, as split_head() and\n"
+"check_request() would: return (target, items, keys, key, origins,\n"
+"protocols, extensions), the last three lists of those fields' values,\n"
+"or None for anything but a GET of HTTP/1.1 with no body, one non-empty\n"
+"Host, Upgrade: websocket, Connection: Upgrade, one Sec-WebSocket-Key of\n"
+"16 bytes and Sec-WebSocket-Version: 13.");
+
+static PyObject *
+parse_upgrade(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    Py_ssize_t limits[3], first_len, counts[F_COUNT] = {0};
+    PyObject *single[F_COUNT] = {NULL};
+    PyObject *lists[F_COUNT] = {NULL};
+    PyObject *items = NULL, *keys = NULL, *target = NULL, *result = NULL;
+    const unsigned char *p;
+    int rc;
+
+    if (get_head_args(args, nargs, "parse_upgrade", &view, limits) < 0) {
+        return NULL;
+    }
+    p = (const unsigned char *)view.buf;
+    items = PyList_New(0);
+    keys = PyList_New(0);
+    lists[F_ORIGIN] = PyList_New(0);
+    lists[F_PROTOCOL] = PyList_New(0);
+    lists[F_EXTENSIONS] = PyList_New(0);
+    if (items == NULL || keys == NULL || lists[F_ORIGIN] == NULL ||
+        lists[F_PROTOCOL] == NULL || lists[F_EXTENSIONS] == NULL) {
+        goto done;
+    }
+    rc = split_fields(p, view.len, limits, &first_len, items, keys);
+    if (rc < 0) {
+        goto done;
+    }
+    if (rc == 0 || !is_get_line(p, first_len)) {
         goto refuse;
     }
-    result = PyTuple_Pack(3, first, items, keys);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        PyObject *value = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        for (int j = 0; j < F_COUNT; j++) {
+            if (PyUnicode_CompareWithASCIIString(key, upgrade_fields[j]) != 0) {
+                continue;
+            }
+            counts[j]++;
+            if (lists[j] != NULL) {
+                if (PyList_Append(lists[j], value) < 0) {
+                    goto done;
+                }
+            }
+            else {
+                single[j] = value;  /* borrowed from items */
+            }
+            break;
+        }
+    }
+    /* check_request()'s checks, each in its plainest passing form. */
+    if (counts[F_TRANSFER_ENCODING] || counts[F_CONTENT_LENGTH] ||
+        counts[F_HOST] != 1 || PyUnicode_GET_LENGTH(single[F_HOST]) == 0 ||
+        counts[F_UPGRADE] != 1 || !equals_word(single[F_UPGRADE], "websocket") ||
+        counts[F_CONNECTION] != 1 || !equals_word(single[F_CONNECTION], "upgrade") ||
+        counts[F_KEY] != 1 || !is_nonce(single[F_KEY]) ||
+        counts[F_VERSION] != 1 || PyUnicode_CompareWithASCIIString(single[F_VERSION], "13") != 0) {
+        goto refuse;
+    }
+    target = PyUnicode_DecodeLatin1((const char *)p + 4, first_len - 13, NULL);
+    if (target != NULL) {
+        result = PyTuple_Pack(7, target, items, keys, single[F_KEY], lists[F_ORIGIN],
+                              lists[F_PROTOCOL], lists[F_EXTENSIONS]);
+    }
     goto done;
 
 refuse:
     result = Py_NewRef(Py_None);
 done:
-    Py_XDECREF(first);
+    Py_XDECREF(target);
     Py_XDECREF(items);
     Py_XDECREF(keys);
+    for (int j = 0; j < F_COUNT; j++) {
+        Py_XDECREF(lists[j]);
+    }
     PyBuffer_Release(&view);
     return result;
 }
@@ -1296,6 +1488,8 @@ static PyMethodDef speedups_methods[] = {
      split_head_doc},
     {"values_of", (PyCFunction)(void (*)(void))values_of, METH_FASTCALL,
      values_of_doc},
+    {"parse_upgrade", (PyCFunction)(void (*)(void))parse_upgrade, METH_FASTCALL,
+     parse_upgrade_doc},
     {NULL, NULL, 0, NULL},
 };
 

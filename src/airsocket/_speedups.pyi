@@ -4,7 +4,8 @@ Import :mod:`airsocket.protocol.masking` instead; it falls back to pure
 Python when this extension is missing or disabled. :func:`scan_frames` and
 :func:`frame` serve :mod:`airsocket.protocol.connection`'s hot path,
 :func:`split_head` and :func:`values_of` :mod:`airsocket.protocol.http`'s
-parsing and lookups.
+parsing and lookups, :func:`parse_upgrade` :mod:`airsocket.protocol.handshake`'s
+usual request.
 """
 
 from collections.abc import Callable
@@ -98,4 +99,20 @@ def values_of(
 
     ``keys`` and ``items`` as :class:`airsocket.protocol.http.Headers` keeps
     them; what ``Headers.values_of`` returns, in one call.
+    """
+
+def parse_upgrade(
+    head: bytes | bytearray | memoryview,
+    max_head_size: int,
+    max_line_size: int,
+    max_header_count: int,
+    /,
+) -> tuple[str, list[tuple[str, str]], list[str], str, list[str], list[str], list[str]] | None:
+    """Split and check the usual upgrade request, as ``split_head`` and ``check_request`` would.
+
+    ``(target, items, keys, key, origins, protocols, extensions)``, the last
+    three the values of those fields; None for anything but a GET of
+    HTTP/1.1 with no body, one non-empty Host, ``Upgrade: websocket``,
+    ``Connection: Upgrade``, one Sec-WebSocket-Key of 16 bytes and
+    ``Sec-WebSocket-Version: 13``.
     """

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from airsocket.protocol import handshake as handshake_module
 from airsocket.protocol.exceptions import (
     ArgumentError,
     InvalidHandshake,
@@ -28,6 +29,7 @@ from airsocket.protocol.handshake import (
     generate_key,
     parse_extension_header,
     parse_subprotocol_header,
+    parse_upgrade,
     reject,
     select_subprotocol,
     serialize_extension,
@@ -557,3 +559,158 @@ class TestRoundTrip:
         response = build_accept(offer, server, subprotocol, "x")
         parsed = parse_response(serialize_response(response), client)
         assert check_response(parsed, key, client) == ("v2", [("x", [])])
+
+
+# Pieces of upgrade requests for the C parse: mostly what check_request
+# accepts, each field possibly in a form it refuses, or takes the long way.
+_FIELD_FORMS: dict[str, list[str]] = {
+    "Host": ["example.com", "", "a b"],
+    "Upgrade": ["websocket", "WebSocket", "websocket, h2c", "h2c", "web socket", "websocket\xe9"],
+    "Connection": ["Upgrade", "upgrade", "keep-alive, Upgrade", "close", "Upgrade,"],
+    "Sec-WebSocket-Key": [
+        KEY,
+        KEY.lower(),
+        "dGhlIHNhbXBsZSBub25jZR==",  # spare bits set: b64decode takes it
+        KEY[:-1],
+        KEY[:-2] + "A=",
+        KEY + "=",
+        "dGhlIHNhbXBsZSBub25j-Q==",
+        "dGhlIHNhbXBsZSBub25jZQ",
+        "x" * 24,
+    ],
+    "Sec-WebSocket-Version": ["13", "8", "13, 8", "013", " 13"],
+    "Origin": ["https://example.com", "null", "https://evil.example"],
+    "Sec-WebSocket-Protocol": ["chat", "chat, superchat", "ch at", ""],
+    "Sec-WebSocket-Extensions": ["permessage-deflate; client_max_window_bits", 'x; y="z"', ";"],
+    "Content-Length": ["0", "5"],
+    "Transfer-Encoding": ["chunked"],
+    "X-Other": ["anything"],
+}
+_REQUIRED = ["Host", "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version"]
+_request_lines = st.just("GET /chat HTTP/1.1") | st.sampled_from(
+    ["GET / HTTP/1.1", "POST / HTTP/1.1", "GET / HTTP/1.0",
+     "get / HTTP/1.1", "GET /a\xe9 HTTP/1.1", "GET  / HTTP/1.1", "GET /?x=1&y HTTP/1.1",
+     "GET / HTTP/1.1 ", "GETS / HTTP/1.1", "GEX / HTTP/1.1", "GET / HTTP/1.11", "GET / XTTP/1.1",
+     "GET /", "GET HTTP/1.1", " GET / HTTP/1.1"]
+)  # fmt: skip
+_case = st.sampled_from([str, str.lower, str.upper])
+
+
+@st.composite
+def upgrade_heads(draw: st.DrawFn) -> bytes:
+    """A request head: the required fields mostly present, once, in usual forms."""
+    names = [name for name in _REQUIRED if draw(st.integers(0, 19))]  # each absent 1 in 20
+    names += draw(st.lists(st.sampled_from(list(_FIELD_FORMS)), max_size=3))
+    names = draw(st.permutations(names))
+    lines = [draw(_request_lines)]
+    for name in names:
+        forms = _FIELD_FORMS[name]
+        value = forms[0] if draw(st.integers(0, 5)) else draw(st.sampled_from(forms))
+        lines.append(f"{draw(_case)(name)}:{draw(st.sampled_from(['', ' ', chr(9)]))}{value}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def python_check(head: bytes, options: Options) -> tuple[Request, ClientOffer | Exception]:
+    """The Python path: the request, and its offer or what checking it raised."""
+    request = parse_request(head, options)
+    try:
+        return request, check_request(request, options)
+    except InvalidHandshake as exc:
+        return request, exc
+
+
+ORIGINS = Options(origins=["https://example.com"])
+
+
+@pytest.mark.skipif(handshake_module._c_parse_upgrade is None, reason="C accelerator off")
+class TestParseUpgradeInC:
+    """The C parse of the usual request agrees with parse_request and check_request."""
+
+    @settings(max_examples=500)
+    @given(upgrade_heads(), st.sampled_from([OPTIONS, ORIGINS]))
+    def test_agrees_with_the_python_path(self, head: bytes, options: Options) -> None:
+        parsed = parse_upgrade(head, options)
+        if parsed is None:
+            return  # the Python path alone, as without the accelerator
+        request, checked = parsed
+        expected_request, expected = python_check(head, options)
+        assert (request.method, request.path, request.version) == (
+            expected_request.method,
+            expected_request.path,
+            expected_request.version,
+        )
+        assert request.headers._items == expected_request.headers._items
+        assert request.headers._keys == expected_request.headers._keys
+        try:
+            offer: ClientOffer | Exception = check_request(request, options, checked)
+        except InvalidHandshake as exc:
+            offer = exc
+        if isinstance(expected, Exception):
+            assert type(offer) is type(expected) and str(offer) == str(expected)
+        else:
+            assert isinstance(offer, ClientOffer) and offer.request is request
+            assert (offer.key, offer.subprotocols, offer.extensions, offer.origin) == (
+                expected.key,
+                expected.subprotocols,
+                expected.extensions,
+                expected.origin,
+            )
+
+    def test_the_usual_requests_are_taken(self) -> None:
+        # The RFC's own, and a browser's with an extension offer: not refused.
+        browser = RFC_REQUEST.replace(
+            b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+        )
+        for head in (RFC_REQUEST, browser):
+            parsed = parse_upgrade(head, OPTIONS)
+            assert parsed is not None
+            assert check_request(parsed[0], OPTIONS, parsed[1]).key == KEY
+
+    @pytest.mark.parametrize(
+        "field",
+        [b"Content-Length: 0", b"Connection: keep-alive", b"Host: again", b"Upgrade: websocket"],
+    )
+    def test_what_takes_the_long_way_is_refused(self, field: bytes) -> None:
+        # Valid or not, anything but the plainest form is for the Python path.
+        head = RFC_REQUEST.replace(b"\r\n\r\n", b"\r\n" + field + b"\r\n\r\n")
+        assert parse_upgrade(head, OPTIONS) is None
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            b"GET /chat HTTP/1.1",
+            b"GET /?a=1&b=%20#f HTTP/1.1",
+            b"GET * HTTP/1.1",
+            b"GEX /chat HTTP/1.1",
+            b"GETS /chat HTTP/1.1",
+            b"POST /chat HTTP/1.1",
+            b"get /chat HTTP/1.1",
+            b" GET /chat HTTP/1.1",
+            b"GET  /chat HTTP/1.1",
+            b"GET /chat  HTTP/1.1",
+            b"GET /ch\x7fat HTTP/1.1",
+            b"GET /ch\xe9t HTTP/1.1",
+            b"GET /chat HTTP/1.0",
+            b"GET /chat HTTP/1.11",
+            b"GET /chat XTTP/1.1",
+            b"GET HTTP/1.1",
+            b"GET /chat",
+        ],
+    )
+    def test_request_lines(self, line: bytes) -> None:
+        # Taken exactly when the Python path accepts the request, with its target.
+        head = line + RFC_REQUEST[RFC_REQUEST.index(b"\r\n") :]
+        parsed = parse_upgrade(head, OPTIONS)
+        try:
+            request, offer = python_check(head, OPTIONS)
+        except InvalidHandshake:
+            accepted = None
+        else:
+            accepted = None if isinstance(offer, Exception) else request.path
+        assert (parsed[0].path if parsed is not None else None) == accepted
+
+    def test_the_limits_hold(self) -> None:
+        tight = Options(max_header_count=3)
+        assert parse_upgrade(RFC_REQUEST, tight) is None
+        with pytest.raises(InvalidHandshake, match="more than 3"):
+            parse_request(RFC_REQUEST, tight)

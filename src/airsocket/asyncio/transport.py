@@ -4,9 +4,10 @@ asyncio's selector transports are written in Python and do more per
 connection than an engine needs (a ``call_soon`` for ``connection_made`` and
 another for the reader, the peer and local addresses read at once, a weak
 registry of transports). :class:`SocketTransport` drives a non-blocking
-socket from ``add_reader``/``add_writer`` callbacks (the loop's, or those of
-a server's :class:`~.poller.Poller`) with what the engine uses: buffered writes with flow control, gathered writes, half-close,
-pausing reads, close and abort. :class:`Acceptor` gives it to a server's
+socket from ``add_reader``/``add_writer`` callbacks (the loop's, or those
+of a server's :class:`~.poller.Poller`) with what the engine uses:
+buffered writes with flow control, gathered writes, half-close, pausing
+reads, close and abort. :class:`Acceptor` gives it to a server's
 connections, :func:`connect_socket` to a client's. A server's handshake on
 the default loop: 99.9 -> 78.3 us (bench "hs_conc", 5 interleaved runs); a
 server whose socket work runs in such callbacks and does nothing else

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import re
@@ -40,8 +41,15 @@ from .exceptions import (
     NegotiationError,
 )
 from .http import TOKEN_RE, Headers, Request, Response
+from .masking import speedups_allowed
 from .options import Options
 from .uri import WebSocketURI
+
+#: ``_speedups.parse_upgrade`` when the C versions are on, else None.
+_c_parse_upgrade: Callable[..., Any] | None = None
+if speedups_allowed():
+    with contextlib.suppress(ImportError):  # not built, or built before it existed
+        from airsocket._speedups import parse_upgrade as _c_parse_upgrade
 
 __all__ = [
     "GUID",
@@ -56,6 +64,7 @@ __all__ = [
     "generate_key",
     "parse_extension_header",
     "parse_subprotocol_header",
+    "parse_upgrade",
     "reject",
     "select_subprotocol",
     "serialize_extension",
@@ -363,7 +372,36 @@ class ClientOffer:
         )
 
 
-def check_request(request: Request, options: Options) -> ClientOffer:
+#: What :func:`parse_upgrade` checked of a request: the Sec-WebSocket-Key,
+#: then the values of Origin, Sec-WebSocket-Protocol and -Extensions.
+CheckedFields = tuple[str, list[str], list[str], list[str]]
+
+
+def parse_upgrade(head: bytes, options: Options) -> tuple[Request, CheckedFields] | None:
+    """Parse the usual upgrade request, and check what :func:`check_request` checks first.
+
+    In C, in one call: the request and the fields to hand to
+    ``check_request(request, options, checked)``, which then checks the
+    rest. None for anything but the plainest valid request (or without the
+    accelerator): :func:`.http.parse_request` and :func:`check_request`
+    then parse and check it, and name what is wrong. Server handshake,
+    bench "hs_conc" on uvloop: see bench/README.md.
+    """
+    if _c_parse_upgrade is None:
+        return None
+    parsed = _c_parse_upgrade(
+        head, options.max_head_size, options.max_line_size, options.max_header_count
+    )
+    if parsed is None:
+        return None
+    target, items, keys, key, origins, protocols, extensions = parsed
+    request = Request("GET", target, Headers.of_checked(items, keys), "HTTP/1.1")
+    return request, (key, origins, protocols, extensions)
+
+
+def check_request(
+    request: Request, options: Options, checked: CheckedFields | None = None
+) -> ClientOffer:
     """Check a client's opening handshake request (RFC 6455 4.2.1).
 
     The checks run in this order, so the status says the most useful thing:
@@ -377,6 +415,8 @@ def check_request(request: Request, options: Options) -> ClientOffer:
     Args:
         request: from :func:`.http.parse_request` (which checked HTTP/1.1).
         options: ``origins`` is used.
+        checked: from :func:`parse_upgrade`, which did the checks up to the
+            version's; the rest are done here.
 
     Returns:
         The client's offer.
@@ -387,6 +427,8 @@ def check_request(request: Request, options: Options) -> ClientOffer:
         InvalidVersion: Sec-WebSocket-Version is not 13.
         InvalidOrigin: the Origin is not allowed.
     """
+    if checked is not None:
+        return _offer(*checked, request, options)
     # RFC 6455 4.1: the method MUST be GET and the version at least HTTP/1.1.
     if request.method != "GET":
         raise _http_error(405, f"method {request.method} is not allowed, only GET")
@@ -413,9 +455,21 @@ def check_request(request: Request, options: Options) -> ClientOffer:
     _check_upgrade(upgrade, connection)
     checked_key = _check_key(key)
     _check_version(version)
-    checked_origin = _check_origin(origin, options)
+    return _offer(checked_key, origin, protocols, extensions, request, options)
+
+
+def _offer(
+    key: str,
+    origin: list[str],
+    protocols: list[str],
+    extensions: list[str],
+    request: Request,
+    options: Options,
+) -> ClientOffer:
+    """The offer of a request whose fields up to Sec-WebSocket-Version are checked."""
+    checked_origin = _check_origin(origin, options)  # 403 before the 400s of the syntax
     return ClientOffer(
-        checked_key,
+        key,
         parse_subprotocol_header(protocols),
         parse_extension_header(extensions),
         checked_origin,

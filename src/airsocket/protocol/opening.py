@@ -210,9 +210,14 @@ class OpeningHandshake:
             return self._handshake_failed(exc)
 
     def _receive_request(self, raw: bytes) -> list[Event]:
-        self.request = parse_request(raw, self.options)
+        parsed = handshake.parse_upgrade(raw, self.options)
+        checked = None
+        if parsed is None:  # not the usual request, or no accelerator
+            self.request = parse_request(raw, self.options)
+        else:
+            self.request, checked = parsed
         try:
-            self._offer = handshake.check_request(self.request, self.options)
+            self._offer = handshake.check_request(self.request, self.options, checked)
         except InvalidHandshake as exc:
             if self.options.process_request is None:
                 raise
