@@ -171,10 +171,9 @@ class SocketTransport(asyncio.Transport):
 
     ``reactor`` watches the socket: ``loop`` itself by default, or a
     :class:`~.poller.Poller`. Call :meth:`start` to tell the protocol and
-    begin reading. The protocol's
-    ``connection_lost`` is called once, from a loop callback (never from
-    inside a call of the protocol's own), after the socket stops being used;
-    the socket is closed right after it.
+    begin reading. The protocol's ``connection_lost`` is called once, from a
+    loop callback (never from inside a call of the protocol's own), after
+    the socket stops being used; the socket is closed right after it.
     ``peername`` is the peer's address (read from the socket if None); it
     stays known after the close, as asyncio's transports keep it.
     """
