@@ -17,7 +17,8 @@
  * splits a valid HTTP head for airsocket.protocol.http, and parse_upgrade()
  * splits and checks the usual upgrade request for
  * airsocket.protocol.handshake; their Python paths stay the reference and
- * handle every head these refuse.
+ * handle every head these refuse. serialize_fields() writes header lines,
+ * and accept_key() computes Sec-WebSocket-Accept, for the same modules.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -1457,6 +1458,209 @@ fail:
     return NULL;
 }
 
+/* ------------------------------------------------------------------------
+ * serialize_fields(): header fields as "Name: value\r\n" lines, for
+ * airsocket.protocol.http.Headers.serialize, which stays the reference.
+ */
+
+PyDoc_STRVAR(serialize_fields_doc,
+"serialize_fields(items, /)\n"
+"--\n"
+"\n"
+"The list of (name, value) str pairs as \"name: value\\r\\n\" lines in\n"
+"ISO-8859-1 bytes; None unless every name and value is a str of that\n"
+"range (the Python path then encodes, or raises).");
+
+static PyObject *
+serialize_fields(PyObject *Py_UNUSED(module), PyObject *items)
+{
+    Py_ssize_t total = 0, n;
+    PyObject *result;
+    char *out;
+
+    if (!PyList_Check(items)) {
+        PyErr_Format(PyExc_TypeError, "serialize_fields() takes a list, not %.100s",
+                     Py_TYPE(items)->tp_name);
+        return NULL;
+    }
+    n = PyList_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2) {
+            Py_RETURN_NONE;
+        }
+        for (int j = 0; j < 2; j++) {
+            PyObject *text = PyTuple_GET_ITEM(item, j);
+            if (!PyUnicode_CheckExact(text) || PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND) {
+                Py_RETURN_NONE;
+            }
+            total += PyUnicode_GET_LENGTH(text) + 2;  /* ": " or CRLF */
+        }
+    }
+    result = PyBytes_FromStringAndSize(NULL, total);
+    if (result == NULL) {
+        return NULL;
+    }
+    out = PyBytes_AS_STRING(result);
+    /* Nothing above ran Python code: the list and its strings are as checked. */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        for (int j = 0; j < 2; j++) {
+            PyObject *text = PyTuple_GET_ITEM(item, j);
+            Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+            memcpy(out, PyUnicode_1BYTE_DATA(text), (size_t)len);
+            out += len;
+            memcpy(out, j == 0 ? ": " : "\r\n", 2);
+            out += 2;
+        }
+    }
+    return result;
+}
+
+/* ------------------------------------------------------------------------
+ * accept_key(): Sec-WebSocket-Accept (RFC 6455 4.2.2 item 5.4), the base64
+ * of the SHA-1 of the key and the GUID, with SHA-1 as FIPS 180-4 section
+ * 6.1 gives it. hashlib's (OpenSSL's) costs little more in a tight loop,
+ * but its dispatch is several times that among a server's other work.
+ * airsocket.protocol.handshake.accept_key stays the reference, and takes
+ * every key this refuses (one that is not ASCII).
+ */
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define WS_GUID_LEN 36
+
+static inline uint32_t
+rotl32(uint32_t x, int n)
+{
+    return (x << n) | (x >> (32 - n));
+}
+
+/* One 64-byte block into the state h (FIPS 180-4 6.1.2). */
+static void
+sha1_block(uint32_t h[5], const unsigned char *block)
+{
+    uint32_t w[80], a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+
+    for (int t = 0; t < 16; t++) {
+        w[t] = (uint32_t)block[4 * t] << 24 | (uint32_t)block[4 * t + 1] << 16 |
+               (uint32_t)block[4 * t + 2] << 8 | (uint32_t)block[4 * t + 3];
+    }
+    for (int t = 16; t < 80; t++) {
+        w[t] = rotl32(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
+    }
+    for (int t = 0; t < 80; t++) {
+        uint32_t f, k;
+        if (t < 20) {
+            f = (b & c) | (~b & d);
+            k = 0x5a827999;
+        }
+        else if (t < 40) {
+            f = b ^ c ^ d;
+            k = 0x6ed9eba1;
+        }
+        else if (t < 60) {
+            f = (b & c) | (b & d) | (c & d);
+            k = 0x8f1bbcdc;
+        }
+        else {
+            f = b ^ c ^ d;
+            k = 0xca62c1d6;
+        }
+        uint32_t temp = rotl32(a, 5) + f + e + k + w[t];
+        e = d;
+        d = c;
+        c = rotl32(b, 30);
+        b = a;
+        a = temp;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+}
+
+/* The SHA-1 digest of message[0:n] (FIPS 180-4 5.1.1 padding, 6.1). */
+static void
+sha1(const unsigned char *message, size_t n, unsigned char digest[20])
+{
+    uint32_t h[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
+    unsigned char tail[128];
+    size_t whole = n - n % 64, rest = n % 64, tail_len;
+    uint64_t bits = (uint64_t)n * 8;
+
+    for (size_t i = 0; i < whole; i += 64) {
+        sha1_block(h, message + i);
+    }
+    /* The rest, a 1 bit, zeros, and the length in bits: one or two blocks. */
+    memcpy(tail, message + whole, rest);
+    tail[rest] = 0x80;
+    tail_len = rest + 9 <= 64 ? 64 : 128;
+    memset(tail + rest + 1, 0, tail_len - rest - 1);
+    for (int i = 0; i < 8; i++) {
+        tail[tail_len - 1 - i] = (unsigned char)(bits >> (8 * i));
+    }
+    for (size_t i = 0; i < tail_len; i += 64) {
+        sha1_block(h, tail + i);
+    }
+    for (int i = 0; i < 5; i++) {
+        digest[4 * i] = (unsigned char)(h[i] >> 24);
+        digest[4 * i + 1] = (unsigned char)(h[i] >> 16);
+        digest[4 * i + 2] = (unsigned char)(h[i] >> 8);
+        digest[4 * i + 3] = (unsigned char)h[i];
+    }
+}
+
+PyDoc_STRVAR(accept_key_doc,
+"accept_key(key, /)\n"
+"--\n"
+"\n"
+"The Sec-WebSocket-Accept value for the str key: the base64 of the SHA-1\n"
+"of key + the RFC 6455 GUID. None when key is not ASCII.");
+
+static PyObject *
+accept_key(PyObject *Py_UNUSED(module), PyObject *key)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char stack_message[256], digest[20];
+    unsigned char *message = stack_message;
+    Py_ssize_t n;
+    char text[28];
+
+    if (!PyUnicode_Check(key)) {
+        PyErr_Format(PyExc_TypeError, "accept_key() takes a str, not %.100s",
+                     Py_TYPE(key)->tp_name);
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(key)) {
+        Py_RETURN_NONE;
+    }
+    n = PyUnicode_GET_LENGTH(key);
+    if ((size_t)n + WS_GUID_LEN > sizeof(stack_message)) {
+        message = PyMem_Malloc((size_t)n + WS_GUID_LEN);
+        if (message == NULL) {
+            return PyErr_NoMemory();
+        }
+    }
+    memcpy(message, PyUnicode_1BYTE_DATA(key), (size_t)n);
+    memcpy(message + n, WS_GUID, WS_GUID_LEN);
+    sha1(message, (size_t)n + WS_GUID_LEN, digest);
+    if (message != stack_message) {
+        PyMem_Free(message);
+    }
+    /* Base64 (RFC 4648 4) of 20 bytes: six groups of 3, then 2 bytes and "=". */
+    for (int i = 0, j = 0; i < 20; i += 3, j += 4) {
+        uint32_t group = (uint32_t)digest[i] << 16 | (uint32_t)digest[i + 1] << 8 |
+                         (i + 2 < 20 ? digest[i + 2] : 0);
+        text[j] = alphabet[group >> 18];
+        text[j + 1] = alphabet[(group >> 12) & 63];
+        text[j + 2] = alphabet[(group >> 6) & 63];
+        text[j + 3] = i + 2 < 20 ? alphabet[group & 63] : '=';
+    }
+    return PyUnicode_FromStringAndSize(text, 28);
+}
+
 static int
 speedups_exec(PyObject *module)
 {
@@ -1490,6 +1694,8 @@ static PyMethodDef speedups_methods[] = {
      values_of_doc},
     {"parse_upgrade", (PyCFunction)(void (*)(void))parse_upgrade, METH_FASTCALL,
      parse_upgrade_doc},
+    {"accept_key", (PyCFunction)accept_key, METH_O, accept_key_doc},
+    {"serialize_fields", (PyCFunction)serialize_fields, METH_O, serialize_fields_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1501,7 +1707,9 @@ PyDoc_STRVAR(speedups_doc,
 "functions when they are available and not disabled with the environment\n"
 "variable AIRSOCKET_NO_SPEEDUPS, and the pure-Python ones otherwise.\n"
 "scan_frames() and frame() are used by airsocket.protocol.connection, and\n"
-"split_head() by airsocket.protocol.http, under the same condition.");
+"split_head(), values_of() and serialize_fields() by\n"
+"airsocket.protocol.http, parse_upgrade() and accept_key() by\n"
+"airsocket.protocol.handshake, under the same condition.");
 
 static int
 speedups_traverse(PyObject *module, visitproc visit, void *arg)

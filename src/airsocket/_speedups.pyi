@@ -3,9 +3,10 @@
 Import :mod:`airsocket.protocol.masking` instead; it falls back to pure
 Python when this extension is missing or disabled. :func:`scan_frames` and
 :func:`frame` serve :mod:`airsocket.protocol.connection`'s hot path,
-:func:`split_head` and :func:`values_of` :mod:`airsocket.protocol.http`'s
-parsing and lookups, :func:`parse_upgrade` :mod:`airsocket.protocol.handshake`'s
-usual request.
+:func:`split_head`, :func:`values_of` and :func:`serialize_fields`
+:mod:`airsocket.protocol.http`'s parsing, lookups and serializing,
+:func:`parse_upgrade` and :func:`accept_key` :mod:`airsocket.protocol.handshake`'s
+usual request and accept key.
 """
 
 from collections.abc import Callable
@@ -116,3 +117,9 @@ def parse_upgrade(
     ``Connection: Upgrade``, one Sec-WebSocket-Key of 16 bytes and
     ``Sec-WebSocket-Version: 13``.
     """
+
+def accept_key(key: str, /) -> str | None:
+    """The Sec-WebSocket-Accept value for ``key`` (SHA-1 and base64); None if it is not ASCII."""
+
+def serialize_fields(items: list[tuple[str, str]], /) -> bytes | None:
+    """The fields as ``name: value\\r\\n`` lines in ISO-8859-1; None unless all fit it."""

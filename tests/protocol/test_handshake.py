@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable
 
 import pytest
@@ -102,6 +104,31 @@ class TestSection1_3Keys:
     def test_accept_key_of_the_rfc_example(self) -> None:
         assert accept_key(KEY) == ACCEPT
         assert GUID == "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    @pytest.mark.skipif(handshake_module._c_accept_key is None, reason="C accelerator off")
+    @settings(max_examples=300)
+    @given(st.text(max_size=300))
+    def test_the_c_accept_key_is_hashlib_s(self, key: str) -> None:
+        # SHA-1 written from FIPS 180-4, against OpenSSL's: every length
+        # around the one- and two-block edges, and keys that are not ASCII
+        # (None: the Python path's to refuse).
+        c_accept = handshake_module._c_accept_key(key)
+        if not key.isascii():
+            assert c_accept is None
+            return
+        digest = hashlib.sha1((key + GUID).encode("ascii")).digest()
+        assert c_accept == base64.b64encode(digest).decode("ascii")
+
+    @pytest.mark.skipif(handshake_module._c_accept_key is None, reason="C accelerator off")
+    def test_the_c_accept_key_at_every_length_to_three_blocks(self) -> None:
+        for length in range(200):
+            key = ("dGhlIHNhbXBsZSBub25jZQ==" * 9)[:length]
+            digest = hashlib.sha1((key + GUID).encode("ascii")).digest()
+            assert handshake_module._c_accept_key(key) == base64.b64encode(digest).decode()
+
+    def test_a_key_that_is_not_ascii_is_refused(self) -> None:
+        with pytest.raises(UnicodeEncodeError):
+            accept_key("dGhlIHNhbXBsZSBub25jZQ\xe9=")
 
     def test_generate_key_from_an_injected_source(self) -> None:
         assert generate_key(lambda n: b"the sample nonce"[:n]) == KEY

@@ -513,6 +513,32 @@ class TestSplitHeadInC:
                 assert http._c_split_head(head, *limits) == python_split(head, OPTIONS), head
 
 
+@pytest.mark.skipif(http._c_serialize_fields is None, reason="C accelerator not built or disabled")
+class TestSerializeFieldsInC:
+    """The C serialization of header fields is the Python one, or None where that raises."""
+
+    @settings(max_examples=200)
+    @given(st.lists(st.tuples(tokens, st.text(max_size=12)), max_size=8))
+    def test_agrees_with_the_python_path(self, items: list[tuple[str, str]]) -> None:
+        lines = http._c_serialize_fields(items)
+        text = "".join(f"{name}: {value}\r\n" for name, value in items)
+        try:
+            expected = text.encode("latin-1")
+        except UnicodeEncodeError:
+            assert lines is None
+        else:
+            assert lines == expected
+
+    def test_anything_but_pairs_of_str_goes_the_python_way(self) -> None:
+        class Text(str):
+            pass
+
+        for items in ([("a", 1)], [("a", "b", "c")], [["a", "b"]], [(Text("a"), "b")]):
+            assert http._c_serialize_fields(items) is None  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            http._c_serialize_fields(("a", "b"))  # type: ignore[arg-type]
+
+
 # Names for the lookups: a few, so that they repeat; any case.
 lookup_names = st.sampled_from(["Host", "host", "HOST", "Origin", "X-A", "x-a", "Upgrade"])
 

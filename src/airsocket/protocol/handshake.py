@@ -53,9 +53,13 @@ _c_parse_upgrade: (
     ]
     | None
 ) = None
+#: ``_speedups.accept_key`` when the C versions are on, else None.
+_c_accept_key: Callable[[str], str | None] | None = None
 if speedups_allowed():
     with contextlib.suppress(ImportError):  # not built, or built before it existed
         from airsocket._speedups import parse_upgrade as _c_parse_upgrade
+    with contextlib.suppress(ImportError):
+        from airsocket._speedups import accept_key as _c_accept_key
 
 __all__ = [
     "GUID",
@@ -95,7 +99,15 @@ _QUOTED_PAIR_RE = re.compile(r"\\(.)")
 
 
 def accept_key(key: str) -> str:
-    """Return the Sec-WebSocket-Accept value for ``key`` (RFC 6455 4.2.2 item 5.4)."""
+    """Return the Sec-WebSocket-Accept value for ``key`` (RFC 6455 4.2.2 item 5.4).
+
+    In C when it is built: among a server's other work, hashlib's SHA-1
+    costs several times what it does in a tight loop (see bench/README.md).
+    """
+    if _c_accept_key is not None:
+        accept = _c_accept_key(key)
+        if accept is not None:  # None: not ASCII, which the encoding below refuses
+            return accept
     digest = hashlib.sha1((key + GUID).encode("ascii"), usedforsecurity=False).digest()
     # binascii itself: base64's wrapper was 0.08 of this function's 0.53 us.
     return binascii.b2a_base64(digest, newline=False).decode("ascii")
