@@ -1458,6 +1458,20 @@ fail:
     return NULL;
 }
 
+/* Make a str from any caller ready for PyUnicode_KIND and its kin: before
+ * Python 3.12 a string made by the legacy C API may not be yet. 0, or -1
+ * with an exception set. */
+static inline int
+ensure_ready(PyObject *text)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    return PyUnicode_READY(text);
+#else
+    (void)text;
+    return 0;
+#endif
+}
+
 /* ------------------------------------------------------------------------
  * serialize_fields(): header fields as "Name: value\r\n" lines, for
  * airsocket.protocol.http.Headers.serialize, which stays the reference.
@@ -1491,7 +1505,13 @@ serialize_fields(PyObject *Py_UNUSED(module), PyObject *items)
         }
         for (int j = 0; j < 2; j++) {
             PyObject *text = PyTuple_GET_ITEM(item, j);
-            if (!PyUnicode_CheckExact(text) || PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND) {
+            if (!PyUnicode_CheckExact(text)) {
+                Py_RETURN_NONE;
+            }
+            if (ensure_ready(text) < 0) {
+                return NULL;
+            }
+            if (PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND) {
                 Py_RETURN_NONE;
             }
             total += PyUnicode_GET_LENGTH(text) + 2;  /* ": " or CRLF */
@@ -1631,6 +1651,9 @@ accept_key(PyObject *Py_UNUSED(module), PyObject *key)
     if (!PyUnicode_Check(key)) {
         PyErr_Format(PyExc_TypeError, "accept_key() takes a str, not %.100s",
                      Py_TYPE(key)->tp_name);
+        return NULL;
+    }
+    if (ensure_ready(key) < 0) {
         return NULL;
     }
     if (!PyUnicode_IS_ASCII(key)) {
