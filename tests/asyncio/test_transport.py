@@ -85,6 +85,33 @@ def watcher(request: pytest.FixtureRequest) -> Any:
     _watcher = "loop"
 
 
+class CountingReactor:
+    """A reactor that records the reader calls made of it, and counts the read callbacks."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+        self.ready_calls = 0
+
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
+        def counted() -> None:
+            self.ready_calls += 1
+            callback()
+
+        self.calls.append("add_reader")
+        self.inner.add_reader(fd, counted)
+
+    def remove_reader(self, fd: int) -> bool:
+        self.calls.append("remove_reader")
+        return bool(self.inner.remove_reader(fd))
+
+    def add_writer(self, fd: int, callback: Callable[[], None]) -> None:
+        self.inner.add_writer(fd, callback)
+
+    def remove_writer(self, fd: int) -> bool:
+        return bool(self.inner.remove_writer(fd))
+
+
 def started(keep_open: bool = False) -> tuple[SocketTransport, Recorder, socket.socket]:
     ours, peer = tcp_pair()
     protocol = Recorder(keep_open)
@@ -159,6 +186,35 @@ class TestReading:
                 assert protocol.events.count("eof") == 1
                 transport.abort()
                 await step(protocol.lost)
+
+        run(main())
+
+    def test_a_pause_stops_watching_only_when_data_comes(self, run):
+        async def main():
+            loop = asyncio.get_running_loop()
+            ours, peer = tcp_pair()
+            protocol = Recorder(keep_open=True)
+            reactor = CountingReactor(Poller(loop) if _watcher == "poller" else loop)
+            transport = SocketTransport(loop, ours, protocol, reactor=reactor)
+            transport.start()
+            with peer:
+                transport.pause_reading()
+                await asyncio.sleep(0)
+                transport.resume_reading()  # nothing came: the reactor was not asked twice
+                assert reactor.calls == ["add_reader"]
+                transport.pause_reading()
+                peer.sendall(b"held")
+                await eventually(lambda: reactor.calls == ["add_reader", "remove_reader"])
+                assert reactor.ready_calls == 1  # once, not again and again
+                assert protocol.received == b""
+                transport.resume_reading()
+                await eventually(lambda: protocol.received == b"held")
+                assert reactor.calls == ["add_reader", "remove_reader", "add_reader"]
+                transport.abort()
+                await step(protocol.lost)
+            assert reactor.calls[-1] == "remove_reader"
+            if isinstance(reactor.inner, Poller):
+                reactor.inner.close()
 
         run(main())
 

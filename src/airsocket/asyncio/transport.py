@@ -202,7 +202,8 @@ class SocketTransport(asyncio.Transport):
         self._high = 64 * 1024
         self._low = 16 * 1024
         self._writing_paused = False
-        self._reading = False
+        self._reading = False  # the protocol wants data (not paused, not done)
+        self._watching = False  # the reactor watches the socket for us
         self._eof_wanted = False  # write_eof() waits for the buffer
         self._eof_received = False
         self._eof_expected = False  # see expect_eof
@@ -219,7 +220,7 @@ class SocketTransport(asyncio.Transport):
         self._protocol.connection_made(self)
         if not self._closing:
             self._reading = True
-            self._reactor.add_reader(self._fd, self._read_ready)
+            self._watch()
             if read_now:
                 self._read_ready()
 
@@ -227,6 +228,11 @@ class SocketTransport(asyncio.Transport):
     # Reading
 
     def _read_ready(self) -> None:
+        if not self._reading:
+            # Paused since the reactor last looked: stop watching only now
+            # that data came (see pause_reading).
+            self._unwatch()
+            return
         protocol = self._protocol
         try:
             n = self._sock.recv_into(protocol.get_buffer(-1))
@@ -261,23 +267,38 @@ class SocketTransport(asyncio.Transport):
         self._eof_expected = True
 
     def pause_reading(self) -> None:
-        """Stop reading until :meth:`resume_reading`."""
+        """Stop reading until :meth:`resume_reading`.
+
+        The reactor keeps watching the socket until data comes while paused:
+        an application that drains its queue before any does (bench "burst":
+        a pause and a resume for each burst of 256 echoes) costs no
+        ``remove_reader`` + ``add_reader`` pair (13.3 us on the default loop).
+        """
         if self._reading and not self._closing:
-            self._stop_reading()
+            self._reading = False
 
     def resume_reading(self) -> None:
         """Read again after :meth:`pause_reading`."""
         if not self._reading and not self._closing and not self._eof_received:
             self._reading = True
-            self._reactor.add_reader(self._fd, self._read_ready)
+            self._watch()
 
     def is_reading(self) -> bool:
         """Whether the transport is reading."""
         return self._reading
 
     def _stop_reading(self) -> None:
-        if self._reading:
-            self._reading = False
+        self._reading = False
+        self._unwatch()
+
+    def _watch(self) -> None:
+        if not self._watching:
+            self._watching = True
+            self._reactor.add_reader(self._fd, self._read_ready)
+
+    def _unwatch(self) -> None:
+        if self._watching:
+            self._watching = False
             self._reactor.remove_reader(self._fd)
 
     # ------------------------------------------------------------------
