@@ -2,8 +2,8 @@
 
 Import :mod:`airsocket.protocol.masking` instead; it falls back to pure
 Python when this extension is missing or disabled. :func:`scan_frames` and
-:func:`frame` serve :mod:`airsocket.protocol.connection`'s hot path,
-:func:`split_head`, :func:`values_of` and :func:`serialize_fields`
+:func:`frame` serve :mod:`airsocket.protocol.connection`'s hot path (and
+:class:`Masker` a client's), :func:`split_head`, :func:`values_of` and :func:`serialize_fields`
 :mod:`airsocket.protocol.http`'s parsing, lookups and serializing,
 :func:`parse_upgrade` and :func:`accept_key` :mod:`airsocket.protocol.handshake`'s
 usual request and accept key.
@@ -43,6 +43,16 @@ class PayloadBuffer:
 
     def take(self) -> bytes:
         """Return the payload (a copy while a view of it is still held)."""
+
+class Masker:
+    """A client's masking keys, cut from draws of ``random_bytes(n)``, and its masked frames."""
+
+    def __init__(self, random_bytes: Callable[[int], bytes]) -> None: ...
+    def key(self) -> bytes:
+        """Return the next 4-byte masking key."""
+
+    def frame(self, opcode: int, payload: bytes | bytearray | memoryview, rsv1: bool, /) -> bytes:
+        """Return one whole frame masked with the next key."""
 
 def scan_frames(
     buf: bytes,

@@ -3,6 +3,8 @@ and close payloads (RFC 6455 5 and 7.4)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +14,8 @@ from airsocket.protocol.frames import (
     MAX_CONTROL_PAYLOAD,
     SHORT_HEADERS,
     CloseCode,
+    Masker,
+    MaskerPython,
     Opcode,
     frame_header,
     is_sendable_close_code,
@@ -132,6 +136,53 @@ class TestRFC6455Section5_2SerializeFrame:
         rsv = 0b100 if rsv1 else 0
         assert frame == wire_frame(opcode, payload, fin=fin, rsv=rsv, mask=mask)
         assert parse_frames(frame) == [Frame(opcode, payload, fin, rsv, mask)]
+
+
+class Draws:
+    """A random source that records its draws and numbers their bytes."""
+
+    def __init__(self) -> None:
+        self.draws: list[bytes] = []
+
+    def __call__(self, n: int) -> bytes:
+        start = len(self.draws) * 37
+        drawn = bytes((start + i * 11) & 0xFF for i in range(n))
+        self.draws.append(drawn)
+        return drawn
+
+
+MASKERS = sorted({MaskerPython, Masker}, key=lambda cls: cls.__module__)
+
+
+@pytest.mark.parametrize("masker_class", MASKERS, ids=lambda cls: cls.__module__)
+class TestRFC6455Section5_3Masker:
+    def test_keys_are_cut_in_order_from_draws_of_64_then_1kib(self, masker_class: Any) -> None:
+        source = Draws()
+        masker = masker_class(source)
+        keys = [masker.key() for _ in range(16 + 256 + 1)]
+        assert [len(drawn) for drawn in source.draws] == [64, 1024, 1024]
+        pooled = b"".join(source.draws)
+        assert keys == [pooled[i : i + 4] for i in range(0, 4 * len(keys), 4)]
+
+    @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536])
+    @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+    def test_frame_is_the_frame_masked_with_the_next_key(
+        self, masker_class: Any, size: int, kind: Any
+    ) -> None:
+        source = Draws()
+        masker = masker_class(source)
+        data = bytes((i * 7) & 0xFF for i in range(size))
+        first = masker.frame(Opcode.BINARY, kind(data), False)
+        second = masker.frame(Opcode.TEXT, kind(data), True)
+        key_one, key_two = source.draws[0][:4], source.draws[0][4:8]
+        assert first == serialize_frame(Opcode.BINARY, data, mask=key_one)
+        assert second == serialize_frame(Opcode.TEXT, data, rsv1=True, mask=key_two)
+        assert masker.key() == source.draws[0][8:12]  # frames and keys share the sequence
+
+    def test_a_draw_of_another_size_is_an_error(self, masker_class: Any) -> None:
+        masker = masker_class(lambda n: bytes(n - 4))
+        with pytest.raises(ValueError, match=r"random_bytes\(64\) returned 60 bytes"):
+            masker.key()
 
 
 class TestRFC6455Section7_4CloseCodes:

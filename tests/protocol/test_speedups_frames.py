@@ -133,6 +133,50 @@ def test_frame_accepts_bytes_like_mask_and_truthy_rsv1() -> None:
     assert speedups.frame(1, b"hello", memoryview(MASK), "yes") == expected
 
 
+def test_masker_bad_arguments() -> None:
+    with pytest.raises(TypeError):
+        speedups.Masker(b"not callable")
+    masker = speedups.Masker(bytes)  # bytes(n): n zero bytes
+    for args in [(2, b""), (2, b"", False, None), ("2", b"", False), (2, 3, False)]:
+        with pytest.raises(TypeError):
+            masker.frame(*args)
+    for opcode in (-1, 16):
+        with pytest.raises(ValueError, match="opcode"):
+            masker.frame(opcode, b"", False)
+    assert masker.frame(2, b"ab", False) == b"\x82\x82\x00\x00\x00\x00ab"
+
+
+def test_masker_failing_draw_leaves_it_usable() -> None:
+    answers: list[Any] = [OSError("no entropy"), b"\x01" * 64]
+
+    def source(n: int) -> bytes:
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return bytes(answer)
+
+    masker = speedups.Masker(source)
+    with pytest.raises(OSError, match="no entropy"):
+        masker.frame(2, b"", False)
+    assert masker.key() == b"\x01" * 4
+
+
+def test_masker_in_a_reference_cycle_is_collected() -> None:
+    import gc
+    import weakref
+
+    class Source:
+        def __call__(self, n: int) -> bytes:
+            return bytes(n)
+
+    source = Source()
+    source.masker = speedups.Masker(source)  # type: ignore[attr-defined]
+    gone = weakref.ref(source)
+    del source
+    gc.collect()
+    assert gone() is None
+
+
 def test_frame_bad_arguments() -> None:
     with pytest.raises(TypeError):
         speedups.frame(1, b"")

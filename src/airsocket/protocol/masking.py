@@ -352,6 +352,8 @@ if speedups_allowed():
 #: contracts).
 scan_frames: Callable[..., int] | None = None
 frame: Callable[[int, BytesLike, bytes | None, bool], bytes] | None = None
+#: ``_speedups.Masker`` under the same condition, else None (see frames.Masker).
+Masker: type | None = None
 
 if SPEEDUPS:
     try:
@@ -362,3 +364,9 @@ if SPEEDUPS:
     else:
         scan_frames = _c_scan_frames
         frame = _c_frame
+    try:
+        from airsocket._speedups import Masker as _CMasker
+    except ImportError:
+        pass
+    else:
+        Masker = _CMasker
