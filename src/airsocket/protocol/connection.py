@@ -84,6 +84,8 @@ _NORMAL_CLOSE_CODES = frozenset(
     (CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY, CloseCode.NO_STATUS_RCVD)
 )
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+#: ``Masker.frame``: ``(opcode, payload, rsv1) -> a frame masked with the next key``.
+_MaskedFrame = Callable[[int, bytes | bytearray | memoryview, bool], bytes]
 
 
 def _check_held_bytes(decoder: codecs.IncrementalDecoder) -> None:
@@ -175,10 +177,11 @@ class Connection(OpeningHandshake):
         self._random = random_bytes
         masker = Masker(random_bytes) if role is Role.CLIENT else None
         # RFC 6455 5.3: a client masks every frame; None for a server.
-        self._next_mask: Callable[[], bytes] | None = masker.key if masker else None
-        self._masked_frame: Callable[[int, bytes | bytearray | memoryview, bool], bytes] | None = (
-            masker.frame if masker else None
-        )
+        self._next_mask: Callable[[], bytes] | None = None
+        self._masked_frame: _MaskedFrame | None = None
+        if masker is not None:
+            self._next_mask = masker.key
+            self._masked_frame = masker.frame
         self._expect_mask = role is Role.SERVER
         self._max_size = self.options.max_message_size
         self._deflate: deflate.PerMessageDeflate | None = None

@@ -176,6 +176,9 @@ class MaskerPython:
     for an object slicing its pool in ``__call__``. The first draw is small:
     many connections send a few frames, a close among them, and drawing
     1 KiB costs 2.0 us against 0.4 for 64 bytes (bench "hs_conc", client).
+    A draw that fails, or returns another size, raises and ends this masker
+    (its generator is done: later calls raise StopIteration); the C one
+    draws again at the next call.
 
     Args:
         random_bytes: ``f(n) -> n`` strong random bytes (tests inject a fixed source).
