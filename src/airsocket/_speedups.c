@@ -890,20 +890,6 @@ scan_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSsize_t(pos);
 }
 
-PyDoc_STRVAR(frame_doc,
-"frame(opcode, payload, mask, rsv1, /)\n"
-"--\n"
-"\n"
-"Return one whole frame (FIN set) as bytes: the header (RFC 6455 5.2),\n"
-"then, when mask is a 4-byte key, the key and the masked payload, else\n"
-"the payload as is.\n"
-"\n"
-"opcode is 0-15; payload any C-contiguous bytes-like object, whose length\n"
-"in bytes is the payload length; mask None or 4 bytes; rsv1 sets the\n"
-"\"compressed\" bit. Equal to\n"
-"frames.serialize_frame(opcode, payload, rsv1=rsv1, mask=mask), built in\n"
-"one allocation.");
-
 /* One whole final frame of payload (any C-contiguous bytes-like object),
  * masked with key unless key is NULL: the work of frame() and
  * Masker.frame(), in one allocation. */
@@ -993,6 +979,20 @@ frame_flags(PyObject *opcode_arg, PyObject *rsv1_arg, long *opcode, int *rsv1)
     *rsv1 = PyObject_IsTrue(rsv1_arg);
     return *rsv1 < 0 ? -1 : 0;
 }
+
+PyDoc_STRVAR(frame_doc,
+"frame(opcode, payload, mask, rsv1, /)\n"
+"--\n"
+"\n"
+"Return one whole frame (FIN set) as bytes: the header (RFC 6455 5.2),\n"
+"then, when mask is a 4-byte key, the key and the masked payload, else\n"
+"the payload as is.\n"
+"\n"
+"opcode is 0-15; payload any C-contiguous bytes-like object, whose length\n"
+"in bytes is the payload length; mask None or 4 bytes; rsv1 sets the\n"
+"\"compressed\" bit. Equal to\n"
+"frames.serialize_frame(opcode, payload, rsv1=rsv1, mask=mask), built in\n"
+"one allocation.");
 
 static PyObject *
 frame(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
