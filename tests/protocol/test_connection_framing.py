@@ -477,6 +477,45 @@ class TestRFC6455Section5_6DataFrames:
         )
 
     @ROLES
+    def test_send_tells_text_from_binary_by_type(self, role: Role) -> None:
+        class Text(str):
+            pass
+
+        class Data(bytes):
+            pass
+
+        conn = opened(role)
+        for message in ["Grüße", Text("sub"), b"\x00", bytearray(b"\x01"), memoryview(b"\x02")]:
+            conn.send(message)
+        conn.send(Data(b"\x03"))
+        mask = MASK if role is Role.CLIENT else None
+        assert drain(conn) == Wire(
+            wire_frame(0x1, "Grüße".encode(), mask=mask)
+            + wire_frame(0x1, b"sub", mask=mask)
+            + b"".join(wire_frame(0x2, bytes([i]), mask=mask) for i in range(4))
+        )
+
+    @ROLES
+    @pytest.mark.parametrize("message", [None, 3, ["a"], {"a": 1}])
+    def test_send_refuses_what_is_neither_text_nor_bytes(self, role: Role, message: object) -> None:
+        conn = opened(role)
+        with pytest.raises(ArgumentError, match="cannot send"):
+            conn.send(message)  # type: ignore[arg-type]
+        conn.state = State.CLOSED  # the type is told first, whatever the state
+        with pytest.raises(ArgumentError, match="cannot send"):
+            conn.send(message)  # type: ignore[arg-type]
+        assert drain(conn) == Wire()
+
+    @ROLES
+    def test_send_text_and_send_binary_take_their_kind_only(self, role: Role) -> None:
+        conn = opened(role)
+        with pytest.raises(ArgumentError, match="as text"):
+            conn.send_text(b"bytes")  # type: ignore[arg-type]
+        with pytest.raises(ArgumentError, match="as binary"):
+            conn.send_binary("text")  # type: ignore[arg-type]
+        assert drain(conn) == Wire()
+
+    @ROLES
     @pytest.mark.parametrize("size", [400, 80_000, 400_000])
     def test_a_view_of_wider_items_is_sent_as_its_bytes(self, role: Role, size: int) -> None:
         # A bytes-like payload is its bytes: a view of 4-byte items must not

@@ -42,7 +42,7 @@ from ..protocol.events import (
     RequestReceived,
     TextMessage,
 )
-from ..protocol.exceptions import ArgumentError, InvalidHandshake, WebSocketError
+from ..protocol.exceptions import InvalidHandshake, WebSocketError
 from ..protocol.frames import CloseCode, Opcode, is_sendable_close_code
 from ..protocol.http import Request, Response
 from ..protocol.keepalive import Keepalive, Pings
@@ -397,14 +397,8 @@ class Engine(asyncio.BufferedProtocol):
             InvalidState: the connection is not OPEN.
             ArgumentError: ``data`` is neither str nor bytes-like.
         """
-        kind = type(data)
-        if kind is bytes or kind is bytearray or kind is memoryview:
-            self.core.send_binary(data)  # type: ignore[arg-type]
-        elif kind is str:
-            self.core.send_text(data)  # type: ignore[arg-type]
-        else:
-            raise ArgumentError(f"cannot send {kind.__name__}: use str or bytes (bytes-like)")
-        if not (self._receiving or defer or self._sent_since_wait):
+        self.core.send(data)
+        if not (defer or self._sent_since_wait or self._receiving):
             self._sent_since_wait = True
             self._flush()
             return

@@ -694,55 +694,82 @@ class Connection(OpeningHandshake):
         """Queue a text message; then write ``data_to_send()``.
 
         Raises:
+            ArgumentError: ``data`` is not a str, or holds a lone surrogate.
             InvalidState: the connection is not OPEN.
         """
-        try:
-            encoded = data.encode()
-        except UnicodeEncodeError as exc:  # a lone surrogate: not representable in UTF-8
-            raise ArgumentError(f"text is not valid Unicode: {exc.reason}") from exc
-        self.send_binary(encoded, 1)
+        if not isinstance(data, str):
+            raise ArgumentError(f"cannot send {type(data).__name__} as text: use str")
+        self.send(data)
 
-    def send_binary(self, data: bytes | bytearray | memoryview, _opcode: int = 2, /) -> None:
+    def send_binary(self, data: bytes | bytearray | memoryview) -> None:
         """Queue a binary message; then write ``data_to_send()``.
 
-        ``_opcode`` is for :meth:`send_text`, which hands its encoded text
-        here: one Python call less on the hot path is 60 ns of the 0.7 us a
-        64-byte echo costs (bench "burst").
-
         Raises:
+            ArgumentError: ``data`` is not bytes-like.
             InvalidState: the connection is not OPEN.
         """
-        opcode = _opcode
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ArgumentError(f"cannot send {type(data).__name__} as binary: use bytes")
+        self.send(data)
+
+    def send(self, data: str | bytes | bytearray | memoryview) -> None:
+        """Queue a message, str as text and bytes-like as binary; then write ``data_to_send()``.
+
+        The one place that tells text from binary, for every API. The APIs
+        call it directly: one Python call on the hot path, where the type
+        was told in the engine before (bench "burst").
+
+        Raises:
+            ArgumentError: ``data`` is neither str nor bytes-like, or is
+                text with a lone surrogate.
+            InvalidState: the connection is not OPEN.
+        """
+        kind = type(data)
+        payload: bytes | bytearray | memoryview
+        if kind is bytes or kind is bytearray or kind is memoryview:
+            payload = data  # type: ignore[assignment]  # told by its exact type: the fast way
+            opcode = 2
+        elif isinstance(data, str):
+            try:
+                payload = data.encode()
+            except UnicodeEncodeError as exc:  # a lone surrogate: not representable in UTF-8
+                raise ArgumentError(f"text is not valid Unicode: {exc.reason}") from exc
+            opcode = 1
+        elif isinstance(data, (bytes, bytearray)):
+            payload = data
+            opcode = 2
+        else:
+            raise ArgumentError(f"cannot send {kind.__name__}: use str or bytes (bytes-like)")
         if self.state is not _OPEN:
             raise InvalidState(_OPEN_REQUIRED)
-        if type(data) is memoryview:
-            data = flat_payload(data)  # len() counts bytes from here on
+        if type(payload) is memoryview:
+            payload = flat_payload(payload)  # len() counts bytes from here on
         rsv1 = False
         if self._deflate is not None:
-            compressed = self._deflate.compress(data)
+            compressed = self._deflate.compress(payload)
             if compressed is not None:
-                data = compressed
+                payload = compressed
                 rsv1 = True
-        length = len(data)
+        length = len(payload)
         if self._masked_frame is not None:
             if length < _SPLIT_SIZE:
-                self._out.append(self._masked_frame(opcode, data, rsv1))
+                self._out.append(self._masked_frame(opcode, payload, rsv1))
             else:
                 # The masked payload leaves in the pieces masking made, after
                 # the header (see masking.mask_pieces_python for the figure).
                 assert self._next_mask is not None, "a client's masker has both"
                 mask = self._next_mask()
                 self._out.append(frame_header(opcode, length, rsv1=rsv1, masked=True) + mask)
-                self._out += mask_pieces(data, mask)
+                self._out += mask_pieces(payload, mask)
             return
         if length < 126 and not rsv1:
-            self._out.append(SHORT_HEADERS[opcode][length] + data)
-        elif length >= _SPLIT_SIZE and type(data) is bytes:
+            self._out.append(SHORT_HEADERS[opcode][length] + payload)
+        elif length >= _SPLIT_SIZE and type(payload) is bytes:
             # Header and payload leave as two chunks: a large payload is not
             # copied only to put 10 bytes in front of it (bench: 1 MiB echo).
-            self._out += (frame_header(opcode, length, rsv1=rsv1), data)
+            self._out += (frame_header(opcode, length, rsv1=rsv1), payload)
         else:
-            self._out.append(build_frame(opcode, data, None, rsv1))
+            self._out.append(build_frame(opcode, payload, None, rsv1))
 
     def send_ping(self, data: bytes | bytearray | memoryview = b"") -> None:
         """Queue a PING (payload at most 125 bytes).

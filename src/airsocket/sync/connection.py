@@ -44,8 +44,6 @@ class Connection(ConnectionInfo):
             ConnectionClosed: the connection is closing or closed.
             ArgumentError: ``message`` is neither str nor bytes-like.
         """
-        if not isinstance(message, (str, bytes, bytearray, memoryview)):
-            raise ArgumentError(f"cannot send {type(message).__name__}: use str or bytes")
         self.engine.send(message)
 
     def recv(self, timeout: float | None = None) -> Message:

@@ -28,6 +28,7 @@ from ..logs import logger
 from ..protocol.connection import Connection as CoreConnection
 from ..protocol.connection import State
 from ..protocol.events import BinaryMessage, ConnectionFailed, Event, Pong, TextMessage
+from ..protocol.exceptions import InvalidState
 from ..protocol.frames import CloseCode
 from ..protocol.keepalive import Keepalive, Pings
 from .transport import Output, Transport, remaining
@@ -172,12 +173,10 @@ class Engine:
             ConnectionClosed: the connection is closing or closed.
         """
         with self.lock:
-            if self.core.state is not State.OPEN:
-                raise self.core.closed_error()
-            if isinstance(message, str):
-                self.core.send_text(message)
-            else:
-                self.core.send_binary(message)
+            try:
+                self.core.send(message)
+            except InvalidState:
+                raise self.core.closed_error() from None
             self._queue_output()
         if not self.flush(wait=True):
             raise self.core.closed_error() from self.error
