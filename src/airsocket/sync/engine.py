@@ -171,6 +171,7 @@ class Engine:
 
         Raises:
             ConnectionClosed: the connection is closing or closed.
+            ArgumentError: ``message`` is neither str nor bytes-like (the core tells).
         """
         with self.lock:
             try:
