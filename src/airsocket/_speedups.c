@@ -1892,6 +1892,21 @@ accept_key(PyObject *Py_UNUSED(module), PyObject *key)
     return PyUnicode_FromStringAndSize(text, 28);
 }
 
+/* Make the type of spec and add it to module as name. 0 on success. */
+static int
+add_type(PyObject *module, PyType_Spec *spec, const char *name)
+{
+    PyObject *type = PyType_FromModuleAndSpec(module, spec, NULL);
+    if (type == NULL) {
+        return -1;
+    }
+    if (PyModule_AddObject(module, name, type) < 0) {
+        Py_DECREF(type);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 speedups_exec(PyObject *module)
 {
@@ -1900,20 +1915,8 @@ speedups_exec(PyObject *module)
     if (state->data_name == NULL) {
         return -1;
     }
-    PyObject *type = PyType_FromModuleAndSpec(module, &PayloadBuffer_spec, NULL);
-    if (type == NULL) {
-        return -1;
-    }
-    if (PyModule_AddObject(module, "PayloadBuffer", type) < 0) {
-        Py_DECREF(type);
-        return -1;
-    }
-    type = PyType_FromModuleAndSpec(module, &Masker_spec, NULL);
-    if (type == NULL) {
-        return -1;
-    }
-    if (PyModule_AddObject(module, "Masker", type) < 0) {
-        Py_DECREF(type);
+    if (add_type(module, &PayloadBuffer_spec, "PayloadBuffer") < 0 ||
+        add_type(module, &Masker_spec, "Masker") < 0) {
         return -1;
     }
     return 0;

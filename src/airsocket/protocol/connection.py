@@ -176,7 +176,8 @@ class Connection(OpeningHandshake):
         self.failure: ProtocolError | InvalidHandshake | None = None
         self._random = random_bytes
         masker = Masker(random_bytes) if role is Role.CLIENT else None
-        # RFC 6455 5.3: a client masks every frame; None for a server.
+        # RFC 6455 5.3: a client masks every frame; None for a server. The
+        # methods are bound once: the send path calls them for every frame.
         self._next_mask: Callable[[], bytes] | None = None
         self._masked_frame: _MaskedFrame | None = None
         if masker is not None:
