@@ -727,14 +727,16 @@ class TestRFC6455Section10_4SizeLimits:
         assert [describe(e) for e in fed.events] == [TextMessage(""), failed(1009, PayloadTooBig)]
 
     @ROLES
+    @pytest.mark.parametrize("length", [2**62, 2**63 - 1])
     def test_a_huge_announced_frame_without_a_limit_is_not_allocated(
-        self, role: Role, payload_buffer: str
+        self, role: Role, length: int, payload_buffer: str
     ) -> None:
-        # With no practical limit a header may announce 2**62 bytes: nothing
-        # of that size may be allocated before the bytes arrive (and reserving
-        # it must not raise MemoryError out of the core).
+        # With no practical limit a header may announce up to 2**63 - 1 bytes:
+        # nothing of that size may be allocated before the bytes arrive, and
+        # failing to reserve it (MemoryError; OverflowError past what a bytes
+        # object can hold) must not raise out of the core.
         conn = opened(role, make_options(max_message_size=MAX_MESSAGE_SIZE_LIMIT))
-        assert conn.receive_data(frame_to(role, 0x2, length=2**62)) == []
+        assert conn.receive_data(frame_to(role, 0x2, length=length)) == []
         assert conn.receive_data(apply_mask(b"abc", MASK) if role is Role.SERVER else b"abc") == []
         assert conn.receive_eof() == []
         assert conn.state is State.CLOSED

@@ -558,9 +558,10 @@ class Connection(OpeningHandshake):
                 # the list of parts: a bytearray would be zeroed (committed) up
                 # front for a header that may never be followed by data.
                 # A length no allocation can reserve (possible only with a
-                # huge max_message_size) keeps the list of parts instead, whose
-                # memory grows only with the bytes that really arrive.
-                with contextlib.suppress(MemoryError):
+                # huge max_message_size; OverflowError past what a bytes object
+                # can hold) keeps the list of parts instead, whose memory grows
+                # only with the bytes that really arrive.
+                with contextlib.suppress(MemoryError, OverflowError):
                     self._payload = PayloadBuffer(length)
         self._frame_opcode = opcode
         self._frame_fin = fin
