@@ -78,23 +78,26 @@ def failure_wire(role: Role, code: int) -> Wire:
     return Wire(close_frame_from(role, code), role is Role.SERVER)
 
 
+def _no_payload_buffer(size: int) -> PayloadBufferPython:
+    raise MemoryError(f"no {size} bytes")
+
+
 @pytest.fixture(params=["parts", "python-buffer", "c-buffer"])
 def payload_buffer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run with each way a large binary frame is received, whatever the build.
 
-    "parts" keeps the list of chunks (the pure-Python build); the buffers
-    fill one payload object as data arrives (the C build's path, here also
-    with the pure PayloadBuffer so that both paths are covered by one run).
+    The buffers fill one payload object as data arrives, the pure one or
+    the C one. "parts" keeps the list of chunks, as when no buffer of the
+    frame's length can be allocated.
     """
     if request.param == "parts":
-        monkeypatch.setattr(connection, "SPEEDUPS", False)
+        monkeypatch.setattr(connection, "PayloadBuffer", _no_payload_buffer)
     else:
         if request.param == "c-buffer":
             speedups = pytest.importorskip("airsocket._speedups")
             buffer_class = speedups.PayloadBuffer
         else:
             buffer_class = PayloadBufferPython
-        monkeypatch.setattr(connection, "SPEEDUPS", True)
         monkeypatch.setattr(connection, "PayloadBuffer", buffer_class)
     return str(request.param)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from airsocket.protocol.masking import PayloadBufferPython, apply_mask_python
 
 MASK = b"\x37\xfa\x21\x3d"
+MiB = 1 << 20
 
 
 def buffer_classes() -> list[Any]:
@@ -118,3 +121,41 @@ def test_large_unmask_in_place(cls: Any) -> None:
     for offset, size in ((0, 70_003), (70_003, 1), (70_004, 79_997)):
         buffer.unmask(offset, size, rotated(MASK, offset))
     assert buffer.take() == data
+
+
+def test_filled_in_place_and_handed_over_without_a_copy(cls: Any) -> None:
+    # The bytes object handed over is the one the writes filled: nothing
+    # else the size of the payload is allocated (a buffer and a final copy
+    # would peak at twice the payload).
+    data = bytes(range(256)) * (4 * MiB // 256)
+    masked = apply_mask_python(data, MASK)
+    tracemalloc.start()
+    try:
+        buffer = cls(len(data))
+        for offset in range(0, len(data), 65536):  # 64 KiB reads, as a loop hands them over
+            buffer.write(offset, memoryview(masked)[offset : offset + 65536], MASK)
+        taken = buffer.take()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert taken == data
+    assert type(taken) is bytes
+    assert peak < 1.25 * len(data)
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads Linux's /proc")
+def test_a_new_buffer_commits_no_memory(cls: Any) -> None:
+    # A header may announce a large payload that never comes: its buffer
+    # takes memory only as data arrives.
+    before = resident_bytes()
+    buffer = cls(256 * MiB)
+    buffer.write(0, b"x" * 100)
+    assert resident_bytes() - before < 16 * MiB
+    buffer.write(200 * MiB, b"y" * (8 * MiB))
+    assert resident_bytes() - before >= 8 * MiB  # the measure sees what arrives
+    del buffer

@@ -68,7 +68,7 @@ from .frames import (
     serialize_close,
 )
 from .http import Request, Response
-from .masking import SPEEDUPS, PayloadBuffer, PayloadBufferPython, apply_mask, mask_pieces
+from .masking import PayloadBuffer, PayloadBufferPython, apply_mask, mask_pieces
 from .masking import scan_frames as _scan_frames
 from .opening import OpeningHandshake
 from .options import Options
@@ -330,8 +330,8 @@ class Connection(OpeningHandshake):
     def receive_buffer(self) -> memoryview | None:
         """Where the rest of a large binary frame may be read into, or None.
 
-        While a binary message of known size arrives over several reads
-        (the C build), the transport may read straight into the message's
+        While a binary message of known size arrives over several reads,
+        the transport may read straight into the message's
         own bytes: write at most ``len(view)`` bytes at the start of the
         view, then call :meth:`receive_into` instead of :meth:`receive_data`.
         None: read as usual. Reading a megabyte into its message instead of
@@ -550,13 +550,11 @@ class Connection(OpeningHandshake):
     ) -> None:
         if 1 <= opcode <= 2:
             self._start_message(opcode, rsv1)
-            if opcode == 2 and fin and not rsv1 and SPEEDUPS:
+            if opcode == 2 and fin and not rsv1:
                 # A whole binary message of known size arriving over several
                 # reads: unmask every read straight into the bytes object that
-                # becomes the message (one pass, no temporaries, no join). Its
-                # pages are committed only as data arrives. Pure Python keeps
-                # the list of parts: a bytearray would be zeroed (committed) up
-                # front for a header that may never be followed by data.
+                # becomes the message (no temporaries the size of the message,
+                # no join). Its pages are committed only as data arrives.
                 # A length no allocation can reserve (possible only with a
                 # huge max_message_size; OverflowError past what a bytes object
                 # can hold) keeps the list of parts instead, whose memory grows

@@ -13,6 +13,7 @@ other than ``"0"`` before the import to force the pure-Python versions.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterator
 from typing import TypeAlias, TypeVar
@@ -182,13 +183,22 @@ def mask_pieces_python(data: BytesLike, mask: bytes, /) -> list[bytes | bytearra
     data, n = _flat(data, mask)
     if n <= _CHUNK:
         return [apply_mask_python(data, mask)]
-    pieces: list[bytes | bytearray] = []
     with memoryview(data) as source:
-        for start, stop in _spans(n, _CHUNK):
-            piece = bytearray(source[start:stop])
-            _mask_lanes(piece, mask, piece, 0)
-            pieces.append(piece)
-    return pieces
+        return [piece for _, _, piece in _masked_pieces(source, n, mask)]
+
+
+def _masked_pieces(
+    source: memoryview, n: int, mask: bytes, /
+) -> Iterator[tuple[int, int, bytearray]]:
+    """Yield ``(start, stop, piece)``: ``source[start:stop]`` masked, 64 KiB at a time.
+
+    ``n`` is at least 4. Each piece is read from ``source`` when it is made, so
+    writing it back to where it came from before the next is made is safe.
+    """
+    for start, stop in _spans(n, _CHUNK):
+        piece = bytearray(source[start:stop])
+        _mask_lanes(piece, mask, piece, 0)
+        yield start, stop, piece
 
 
 def _mask_pieces_c(data: BytesLike, mask: bytes, /) -> list[bytes | bytearray]:
@@ -213,12 +223,17 @@ def apply_mask_into_python(
     """
     data, n = _flat(data, mask)
     if type(out) is not bytearray:
-        masked = apply_mask_python(data, mask)
         with memoryview(out) as view, view.cast("B") as flat:
             if flat.readonly:
                 raise TypeError("out must be a writable bytes-like object")
             _check_room(len(flat), offset, n)
-            flat[offset : offset + n] = masked
+            if n > _CHUNK and _unshared(data):
+                # 64 KiB at a time, never the whole payload masked beside it.
+                with memoryview(data) as source:
+                    for start, stop, piece in _masked_pieces(source, n, mask):
+                        flat[offset + start : offset + stop] = piece
+            else:
+                flat[offset : offset + n] = apply_mask_python(data, mask)
         return
     # A bytearray is written to directly, without a memoryview (16 B: 803 ->
     # 622 ns) and, from 768 bytes, lane by lane from a copy of the data
@@ -227,9 +242,7 @@ def apply_mask_into_python(
     _check_room(len(out), offset, n)
     if n < _TRANSLATE_MIN:
         out[offset : offset + n] = apply_mask_python(data, mask)
-    elif n > _CHUNK and (
-        type(data) is bytes or (type(data) is memoryview and type(data.obj) is bytes)
-    ):
+    elif n > _CHUNK and _unshared(data):
         # Bytes cannot share memory with out: copied a chunk at a time.
         with memoryview(data) as source:
             for start, stop in _spans(n, _CHUNK):
@@ -238,6 +251,11 @@ def apply_mask_into_python(
         # One copy of the data, which is also the snapshot that keeps any
         # overlap with out correct.
         _mask_lanes(bytearray(data), mask, out, offset)
+
+
+def _unshared(data: BytesLike, /) -> bool:
+    """Whether ``data`` is, or views, a bytes object: no writable buffer shares its memory."""
+    return type(data) is bytes or (type(data) is memoryview and type(data.obj) is bytes)
 
 
 def _check_room(size: int, offset: int, n: int, /) -> None:
@@ -252,14 +270,29 @@ def _check_room(size: int, offset: int, n: int, /) -> None:
 class PayloadBufferPython:
     """A payload of known size, filled by :meth:`write`, handed over by :meth:`take`.
 
-    The pure-Python version of ``_speedups.PayloadBuffer``: a bytearray and a
-    final copy, where the C version fills the very bytes object it hands over.
+    The pure-Python version of ``_speedups.PayloadBuffer``. Like it, it fills
+    the very bytes object it hands over: an :class:`io.BytesIO` made on
+    ``bytes(size)`` writes into that object, and ``getvalue()`` returns it
+    uncopied once no view of it is held. ``bytes(size)`` is calloc'ed, so its
+    fresh pages are committed only as data arrives, not for a header that
+    may never be followed by data. Where a list of parts was joined, the
+    message was held twice at its end and the allocator gave that memory
+    back and faulted it in again for every message (no accelerator, bench
+    "large1m": client 4.5-4.7 -> 2.8-3.2 ms a MiB, 480 faults a message ->
+    none; server 4.3-4.6 -> 2.9-3.7).
     """
 
-    __slots__ = ("_buffer",)
+    __slots__ = ("_buffer", "_size")
 
     def __init__(self, size: int) -> None:
-        self._buffer: bytearray | None = bytearray(size)
+        self._buffer: io.BytesIO | None = io.BytesIO(bytes(size))
+        self._size = size
+
+    def _open(self) -> io.BytesIO:
+        buffer = self._buffer
+        if buffer is None:
+            raise ValueError("the payload was already taken")
+        return buffer
 
     def write(self, offset: int, data: BytesLike, mask: bytes | None = None, /) -> None:
         """Copy ``data`` to ``offset``, XORed with ``mask`` when one is given.
@@ -267,15 +300,16 @@ class PayloadBufferPython:
         Raises:
             ValueError: it does not fit, or the payload was already taken.
         """
-        buffer = self._buffer
-        if buffer is None:
-            raise ValueError("the payload was already taken")
-        if offset < 0 or offset + len(data) > len(buffer):
+        buffer = self._open()
+        if offset < 0 or offset + len(data) > self._size:
             raise ValueError("write past the end of the payload")
-        if mask is None:
-            buffer[offset : offset + len(data)] = data
-        else:
-            apply_mask_into(data, mask, buffer, offset)
+        # Through a view, not BytesIO.write(), which refuses while the
+        # transport still holds the view that view() handed out.
+        with buffer.getbuffer() as view:
+            if mask is None:
+                view[offset : offset + len(data)] = data
+            else:
+                apply_mask_into(data, mask, view, offset)
 
     def view(self) -> memoryview:
         """Return a writable view of the whole payload, to read into.
@@ -283,9 +317,7 @@ class PayloadBufferPython:
         Raises:
             ValueError: the payload was already taken.
         """
-        if self._buffer is None:
-            raise ValueError("the payload was already taken")
-        return memoryview(self._buffer)
+        return self._open().getbuffer()
 
     def unmask(self, offset: int, length: int, mask: bytes, /) -> None:
         """XOR ``length`` bytes from ``offset`` in place with ``mask``.
@@ -293,13 +325,17 @@ class PayloadBufferPython:
         Raises:
             ValueError: the range is not inside the payload, or it was taken.
         """
-        buffer = self._buffer
-        if buffer is None:
-            raise ValueError("the payload was already taken")
-        if offset < 0 or length < 0 or offset + length > len(buffer):
+        buffer = self._open()
+        if offset < 0 or length < 0 or offset + length > self._size:
             raise ValueError("unmask past the end of the payload")
-        with memoryview(buffer) as view:
-            apply_mask_into(view[offset : offset + length], mask, buffer, offset)
+        with buffer.getbuffer() as view, view[offset : offset + length] as data:
+            if length < _TRANSLATE_MIN:
+                data[:] = apply_mask_python(data, mask)
+            else:
+                # In place 64 KiB at a time: each piece is read before it is
+                # written back.
+                for start, stop, piece in _masked_pieces(data, length, mask):
+                    data[start:stop] = piece
 
     def take(self) -> bytes:
         """Return the payload as bytes and let go of it.
@@ -307,11 +343,10 @@ class PayloadBufferPython:
         Raises:
             ValueError: the payload was already taken.
         """
-        buffer = self._buffer
-        if buffer is None:
-            raise ValueError("the payload was already taken")
+        buffer = self._open()
         self._buffer = None
-        return bytes(buffer)
+        # A copy only if a view of it is still held (say, by the event loop).
+        return buffer.getvalue()
 
 
 def speedups_allowed() -> bool:
