@@ -7,6 +7,8 @@ rules run in both roles.
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 
 from airsocket.protocol import connection, masking
@@ -38,6 +40,7 @@ from .helpers import (
     CountingRandom,
     Wire,
     apply_mask,
+    chunks,
     describe,
     drain,
     feed,
@@ -336,6 +339,28 @@ class TestRFC6455Section5_4Fragmentation:
         )
         fed = feed(opener(role), data)
         assert fed.events == [BinaryMessage(b"ab" + b"c" * 200)]
+
+    @ROLES
+    def test_a_fragmented_binary_message_is_bytes_held_once(self, role: Role) -> None:
+        # Assembled in one growing buffer whose bytes object becomes the
+        # message: not the message twice over, as its parts and their join.
+        size, piece = 4 << 20, 1 << 16
+        payload = bytes(range(256)) * (size // 256)
+        data = b"".join(
+            frame_to(role, 0x0 if at else 0x2, payload[at : at + piece], fin=at + piece == size)
+            for at in range(0, size, piece)
+        )
+        reads = chunks(data, piece)
+        conn = opened(role)
+        tracemalloc.start()
+        try:
+            events = [event for read in reads for event in conn.receive_data(read)]
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert events == [BinaryMessage(payload)]
+        assert type(events[0].data) is bytes  # type: ignore[attr-defined]
+        assert peak < 1.5 * size
 
     @ROLES
     def test_control_frames_interleaved(self, role: Role) -> None:

