@@ -27,8 +27,6 @@ __all__ = [
     "apply_mask_into_python",
     "apply_mask_python",
     "frame",
-    "mask_pieces",
-    "mask_pieces_python",
     "scan_frames",
     "speedups_allowed",
 ]
@@ -163,28 +161,16 @@ def apply_mask_python(data: BytesLike, mask: bytes, /) -> bytes:
         out[2::4] = out[2::4].translate(tables[mask[2]])
         out[3::4] = out[3::4].translate(tables[mask[3]])
         return bytes(out)
-    return b"".join(mask_pieces_python(data, mask))
-
-
-def mask_pieces_python(data: BytesLike, mask: bytes, /) -> list[bytes | bytearray]:
-    """Return ``data`` XORed with ``mask`` as consecutive pieces, to write in turn.
-
-    The pure-Python version of :func:`mask_pieces`: above 64 KiB, pieces of
-    about 64 KiB, never joined. A client writes them after the frame's header
-    as they are: joining them, and the header to the result, took two fresh
-    copies of the payload a message, and the allocator faulted their pages
-    in anew each time (no accelerator, as a client, bench "large1m":
-    2.3-2.4 ms -> 1.1-1.3 ms a MiB, "large16m": 2.7-3.0 -> 1.2-1.4; 660-760
-    page faults a MiB -> none).
-
-    Raises:
-        ValueError: ``mask`` is not exactly 4 bytes long.
-    """
-    data, n = _flat(data, mask)
-    if n <= _CHUNK:
-        return [apply_mask_python(data, mask)]
-    with memoryview(data) as source:
-        return [piece for _, _, piece in _masked_pieces(source, n, mask)]
+    # Masked 64 KiB at a time into the bytes object returned (see
+    # PayloadBufferPython): where its pieces were joined, the payload was
+    # held twice and the allocator faulted the pages of one copy in again
+    # at many calls (1 MiB: 3.0-3.3 -> 1.7 ms in some processes, the same
+    # in others; 16 MiB: 4000 page faults a call -> none).
+    buffer = io.BytesIO(bytes(n))
+    with buffer.getbuffer() as view, memoryview(data) as source:
+        for start, stop, piece in _masked_pieces(source, n, mask):
+            view[start:stop] = piece
+    return buffer.getvalue()
 
 
 def _masked_pieces(
@@ -199,11 +185,6 @@ def _masked_pieces(
         piece = bytearray(source[start:stop])
         _mask_lanes(piece, mask, piece, 0)
         yield start, stop, piece
-
-
-def _mask_pieces_c(data: BytesLike, mask: bytes, /) -> list[bytes | bytearray]:
-    """The C :func:`mask_pieces`: one piece, masked in one pass."""
-    return [apply_mask(data, mask)]
 
 
 def apply_mask_into_python(
@@ -354,13 +335,10 @@ def speedups_allowed() -> bool:
     return os.environ.get("AIRSOCKET_NO_SPEEDUPS", "") in ("", "0")
 
 
-#: True when :func:`apply_mask`, :func:`apply_mask_into` and :func:`mask_pieces` are the C ones.
+#: True when :func:`apply_mask` and :func:`apply_mask_into` are the C ones.
 SPEEDUPS = False
 apply_mask = apply_mask_python
 apply_mask_into = apply_mask_into_python
-#: ``mask_pieces(data, mask)``: the masked data as a list of pieces that
-#: join to ``apply_mask(data, mask)``; one piece from C.
-mask_pieces: Callable[[BytesLike, bytes], list[bytes | bytearray]] = mask_pieces_python
 PayloadBuffer: type[PayloadBufferPython] = PayloadBufferPython
 
 if speedups_allowed():
@@ -374,7 +352,6 @@ if speedups_allowed():
         # C: ~24 GB/s at 1 MiB against ~1.2 GB/s pure (bench/micro_mask.py).
         apply_mask = _c_apply_mask
         apply_mask_into = _c_apply_mask_into
-        mask_pieces = _mask_pieces_c
         # Large payloads unmasked straight into the message's own bytes:
         # see connection.py, "_continue_frame", for the figure.
         PayloadBuffer = _CPayloadBuffer  # type: ignore[assignment]
