@@ -2,7 +2,9 @@
 
 Byte 0 chooses the setup: bit 0 negotiates permessage-deflate, bit 1 makes
 the core a client instead of a server, bits 2-7 the size of the reads (0:
-the whole input at once). The rest is what the peer sends. Peer input must
+the whole input at once). The rest is what the peer sends, fed to a core
+with a 64 KiB message limit and to one with none (``MAX_MESSAGE_SIZE_LIMIT``,
+where a header may announce up to 2**63 - 1 bytes). Peer input must
 never raise out of the core (DESIGN.md, "Errors"), and what the core writes
 must keep the contract: bytes, END_OF_STREAM at most once and last.
 """
@@ -15,7 +17,7 @@ from _common import REQUEST, RESPONSE, fixed_random, fuzz
 with atheris.instrument_imports(include=["airsocket"]):
     from airsocket.protocol.connection import END_OF_STREAM, Connection, Role
     from airsocket.protocol.events import ConnectionFailed, Event, HandshakeFailed
-    from airsocket.protocol.options import Options
+    from airsocket.protocol.options import MAX_MESSAGE_SIZE_LIMIT, Options
 
 SEEDS = [
     b"\x00" + bytes.fromhex("81 85 37 fa 21 3d 7f 9f 4d 51 58"),  # masked "Hello"
@@ -25,8 +27,10 @@ SEEDS = [
 ]
 
 
-def open_core(flags: int) -> Connection:
-    options = Options(compression="deflate" if flags & 1 else None, max_message_size=1 << 16)
+def open_core(flags: int, max_message_size: int) -> Connection:
+    options = Options(
+        compression="deflate" if flags & 1 else None, max_message_size=max_message_size
+    )
     if flags & 2:
         conn = Connection(Role.CLIENT, options, random_bytes=fixed_random)
         conn.connect("ws://server.example.com/chat")
@@ -53,9 +57,11 @@ def check_output(conn: Connection, ended: bool) -> bool:
 def test_one_input(data: bytes) -> None:
     if not data:
         return
-    conn = open_core(data[0])
-    size = (data[0] >> 2) or len(data)
-    body = data[1:]
+    for max_message_size in (1 << 16, MAX_MESSAGE_SIZE_LIMIT):
+        feed_core(open_core(data[0], max_message_size), (data[0] >> 2) or len(data), data[1:])
+
+
+def feed_core(conn: Connection, size: int, body: bytes) -> None:
     events: list[Event] = []
     ended = False
     for start in range(0, len(body), size):
