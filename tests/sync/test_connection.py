@@ -36,6 +36,15 @@ class TestRoundTrips:
         assert type(reply) is type(message)
         assert reply == message
 
+    def test_large_messages_are_read_in_place(self, reads_in_place: list[int]) -> None:
+        # Both ends read a large binary message straight into it over plain
+        # TCP (the server unmasking, the client not), not into temporaries.
+        data = bytes(range(256)) * (3 * MiB // 256) + b"end"
+        with sync_server(compression=None) as server, connect(url(server), compression=None) as ws:
+            ws.send(data)
+            assert ws.recv(timeout=STEP) == data
+        assert sum(reads_in_place) > 5 * MiB  # all but each end's first read and last byte
+
     def test_bytes_like_are_sent_as_binary(self) -> None:
         with sync_server() as server, connect(url(server)) as ws:
             ws.send(bytearray(b"abc"))

@@ -308,6 +308,8 @@ class Engine:
         if not self.transport.wait_readable(timeout):
             return True
         try:
+            if self._read_in_place():
+                return True
             raw = self.transport.recv()
             with self.lock:
                 data, eof = self.transport.decode(raw)
@@ -318,6 +320,28 @@ class Engine:
             self._deliver(self._feed(data, eof), time.monotonic())
         self.flush()
         return not eof
+
+    def _read_in_place(self) -> bool:
+        """Read into the large message arriving, if any; whether anything was read.
+
+        The transport reads straight into the bytes object that becomes the
+        message (``Connection.receive_buffer``), as the asyncio engine does,
+        where each read was a bytes object copied into the message. Only this
+        thread feeds the core, so the view stays valid outside the lock.
+        """
+        if not self.transport.reads_in_place:
+            return False
+        with self.lock:
+            view = self.core.receive_buffer()
+        if view is None:
+            return False
+        with view:
+            size = self.transport.recv_into(view)
+        if not size:
+            return False  # the end of the stream: recv() sees it too
+        with self.lock:
+            self.core.receive_into(size)
+        return True
 
     def _paused(self) -> bool:
         # Backpressure: with max_queue messages unread, stop reading. Once our

@@ -129,6 +129,18 @@ class Transport:
         """Read what the socket holds (b"" at the end of the stream)."""
         return self.sock.recv(READ_SIZE)
 
+    @property
+    def reads_in_place(self) -> bool:
+        """Whether :meth:`recv_into` may be used: plain TCP, where what is read is plaintext."""
+        return self._tls is None
+
+    def recv_into(self, view: memoryview) -> int:
+        """Read what the socket holds into ``view``; 0 at the end of the stream.
+
+        Only when :attr:`reads_in_place`: with TLS, what is read is ciphertext.
+        """
+        return self.sock.recv_into(view)
+
     def decode(self, data: bytes) -> tuple[bytes, bool]:
         """Turn bytes read from the socket into plaintext; call it under the lock.
 

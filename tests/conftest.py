@@ -1,0 +1,25 @@
+"""Fixtures shared by the tests of every API."""
+
+from __future__ import annotations
+
+import pytest
+
+from airsocket.protocol.connection import Connection
+
+
+@pytest.fixture
+def reads_in_place(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every read made straight into a large message during the test.
+
+    Each call of ``Connection.receive_into`` (the core's side of reading in
+    place, see ``receive_buffer``) appends its size.
+    """
+    sizes: list[int] = []
+    original = Connection.receive_into
+
+    def counted(self: Connection, size: int) -> None:
+        sizes.append(size)
+        original(self, size)
+
+    monkeypatch.setattr(Connection, "receive_into", counted)
+    return sizes
