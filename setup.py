@@ -15,6 +15,7 @@ if not os.environ.get("AIRSOCKET_NO_EXTENSION"):
         Extension(
             "airsocket._speedups",
             sources=["src/airsocket/_speedups.c"],
+            depends=["src/airsocket/_module_types.h"],
             optional=True,
             extra_compile_args=["-O3"],
         )
@@ -23,6 +24,7 @@ if not os.environ.get("AIRSOCKET_NO_EXTENSION"):
         Extension(
             "airsocket._deflate_speedups",
             sources=["src/airsocket/_deflate_speedups.c"],
+            depends=["src/airsocket/_module_types.h"],
             libraries=["z"],
             optional=True,
             extra_compile_args=["-O3"],

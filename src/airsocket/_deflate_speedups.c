@@ -24,6 +24,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "_module_types.h"
+
 /* Below this many input bytes, releasing and retaking the GIL costs more
  * than it lets other threads gain. */
 #define RELEASE_GIL_THRESHOLD (64 * 1024)
@@ -524,20 +526,6 @@ static PyType_Spec Inflater_spec = {
 };
 
 /* ------------------------------------------------------------------ */
-
-static int
-add_type(PyObject *module, PyType_Spec *spec, const char *name)
-{
-    PyObject *type = PyType_FromModuleAndSpec(module, spec, NULL);
-    if (type == NULL) {
-        return -1;
-    }
-    if (PyModule_AddObject(module, name, type) < 0) {
-        Py_DECREF(type);
-        return -1;
-    }
-    return 0;
-}
 
 static int
 deflate_speedups_exec(PyObject *module)

@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_module_types.h"
+
 /* Below this many bytes, releasing and retaking the GIL costs more than it
  * lets other threads gain. */
 #define RELEASE_GIL_THRESHOLD (64 * 1024)
@@ -1890,21 +1892,6 @@ accept_key(PyObject *Py_UNUSED(module), PyObject *key)
         text[j + 3] = i + 2 < 20 ? alphabet[group & 63] : '=';
     }
     return PyUnicode_FromStringAndSize(text, 28);
-}
-
-/* Make the type of spec and add it to module as name. 0 on success. */
-static int
-add_type(PyObject *module, PyType_Spec *spec, const char *name)
-{
-    PyObject *type = PyType_FromModuleAndSpec(module, spec, NULL);
-    if (type == NULL) {
-        return -1;
-    }
-    if (PyModule_AddObject(module, name, type) < 0) {
-        Py_DECREF(type);
-        return -1;
-    }
-    return 0;
 }
 
 static int
