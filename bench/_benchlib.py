@@ -23,6 +23,14 @@ DEFLATE_LEVEL = 1
 DEFLATE_WBITS = 15
 DEFLATE_MEMLEVEL = 8
 
+# Set (run.py --no-accel all): websockets runs without its C masking, as it does where its
+# extension is not built; None in sys.modules makes "from .speedups import" fail, and
+# websockets falls back to its pure-Python apply_mask. aiohttp has its own switch,
+# AIOHTTP_NO_EXTENSIONS. Done on importing this module, which every peer does first.
+WEBSOCKETS_NO_SPEEDUPS = "BENCH_WEBSOCKETS_NO_SPEEDUPS"
+if os.environ.get(WEBSOCKETS_NO_SPEEDUPS):
+    sys.modules["websockets.speedups"] = None  # type: ignore[assignment]
+
 MAX_SIZE = 64 * 1024 * 1024  # every peer is configured to accept at least 16 MiB messages
 
 # Large-message echoes measured after this many unmeasured ones. The allocator settles

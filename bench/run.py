@@ -41,6 +41,17 @@ IMPLS = ["airsocket", "airsocket-air", "picows", "aiohttp", "websockets", "node"
 EXTRA_IMPLS = ["floor"]
 FLOOR_WORKLOADS = ("hs_seq", "hs_conc", "hs_flood")
 PY = sys.executable
+# --no-accel: the environment that switches accelerators off. aiohttp reads its own variable;
+# _benchlib makes websockets' C masking unimportable under BENCH_WEBSOCKETS_NO_SPEEDUPS.
+NO_ACCEL_ENV = {
+    "airsocket": {"AIRSOCKET_NO_SPEEDUPS": "1"},
+    "all": {
+        "AIRSOCKET_NO_SPEEDUPS": "1",
+        "AIOHTTP_NO_EXTENSIONS": "1",
+        B.WEBSOCKETS_NO_SPEEDUPS: "1",
+    },
+}
+ALL_NO_ACCEL = NO_ACCEL_ENV["all"]
 TUT_CORE, LOAD_CORE = 0, 1  # core of the process under test / of the load generator
 
 
@@ -482,8 +493,18 @@ def main(argv=None):
         help="the client role's peer: picows on uvloop, writing the echoes of one read in "
         "one write (default), or writing each echo on its own (bench/README.md, Method)",
     )
+    ap.add_argument(
+        "--no-accel",
+        choices=("airsocket", "all"),
+        default=None,
+        help="run airsocket without its C accelerator (AIRSOCKET_NO_SPEEDUPS=1); 'all' also "
+        "runs aiohttp and websockets without theirs (picows, Cython only, and the load side "
+        "keep theirs)",
+    )
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     a = ap.parse_args(argv)
+    accel_off = NO_ACCEL_ENV.get(a.no_accel, {})
+    os.environ.update(accel_off)  # inherited by every process started below
 
     workloads = [w for w in a.workloads.split(",") if w]
     for w in workloads:
@@ -576,6 +597,8 @@ def main(argv=None):
         ),
         params={w: WORKLOADS[w][3 if a.quick else 2] for w in workloads},
         fixed_server=a.fixed_server,
+        # Which accelerators were switched off, and how (also set by hand in the environment).
+        accelerators_off={k: os.environ[k] for k in sorted(ALL_NO_ACCEL) if os.environ.get(k)},
         raw=[
             dict(workload=k[0], role=k[1], loop=k[2], impl=i, rounds=v)
             for k, by in results.items()
