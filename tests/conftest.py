@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
+from typing import Any
+
 import pytest
 
 from airsocket.protocol.connection import Connection
@@ -22,4 +25,22 @@ def reads_in_place(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         original(self, size)
 
     monkeypatch.setattr(Connection, "receive_into", counted)
+    return sizes
+
+
+@pytest.fixture
+def tls_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every piece of plaintext handed to TLS during the test.
+
+    Each call of ``ssl.SSLObject.write`` appends its size: asyncio's TLS,
+    uvloop's and the blocking API's all encrypt through an SSLObject.
+    """
+    sizes: list[int] = []
+    original = ssl.SSLObject.write
+
+    def write(self: ssl.SSLObject, data: Any) -> int:
+        sizes.append(len(data))
+        return original(self, data)
+
+    monkeypatch.setattr(ssl.SSLObject, "write", write)
     return sizes

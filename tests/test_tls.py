@@ -9,7 +9,7 @@ import pytest
 import airsocket
 from airsocket.protocol.options import Options
 from airsocket.protocol.uri import parse_uri
-from airsocket.tls import client_ssl_context
+from airsocket.tls import ENCRYPT_SIZE, client_ssl_context, plaintext_pieces
 
 
 def test_ws_url_has_no_context_and_refuses_one() -> None:
@@ -31,3 +31,19 @@ def test_a_given_context_is_used_and_the_default_verifies() -> None:
     assert isinstance(default, ssl.SSLContext)
     assert default.verify_mode is ssl.CERT_REQUIRED
     assert default.check_hostname
+
+
+class TestPlaintextPieces:
+    def test_small_data_is_one_piece_as_it_is(self) -> None:
+        data = b"x" * ENCRYPT_SIZE
+        assert list(plaintext_pieces(data)) == [data]
+        assert next(plaintext_pieces(data)) is data
+
+    @pytest.mark.parametrize("size", [ENCRYPT_SIZE + 1, 3 * ENCRYPT_SIZE, 3 * ENCRYPT_SIZE + 7])
+    def test_large_data_is_cut_into_views(self, size: int) -> None:
+        data = bytes(range(256)) * (size // 256) + b"\x07" * (size % 256)
+        pieces = list(plaintext_pieces(data))
+        assert all(type(piece) is memoryview for piece in pieces)
+        assert [len(piece) for piece in pieces[:-1]] == [ENCRYPT_SIZE] * (len(pieces) - 1)
+        assert 0 < len(pieces[-1]) <= ENCRYPT_SIZE
+        assert b"".join(pieces) == data

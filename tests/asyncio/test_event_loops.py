@@ -34,6 +34,7 @@ from aio_helpers import (
 import airsocket
 from airsocket.asyncio.engine import Engine
 from airsocket.protocol.connection import Role
+from airsocket.tls import ENCRYPT_SIZE
 
 SIZES = [0, 125, 126, 70_000, 1 << 20, 3 * (1 << 20) + 1]
 
@@ -117,23 +118,28 @@ def test_large_messages_are_read_in_place(
 
 
 def test_large_and_small_messages_over_tls(
-    run_on: Callable[[Coroutine[Any, Any, Any]], Any],
+    run_on: Callable[[Coroutine[Any, Any, Any]], Any], tls_writes: list[int]
 ) -> None:
     # TLS hands decrypted bytes to get_buffer/buffer_updated in slices of
-    # the view it was given: each message still arrives whole.
+    # the view it was given: each message still arrives whole. Large ones
+    # are handed to TLS a piece at a time, each encrypted and passed on
+    # before the next (see airsocket.tls.ENCRYPT_SIZE).
     server_context, client_context = make_tls()
+    sizes = (10, 70_000, 1 << 20, 5, 3 << 20)
 
     async def main() -> None:
         async with (
             airsocket.serve(echo, "127.0.0.1", 0, ssl=server_context, compression=None) as server,
             airsocket.connect(ws_url(server, "wss"), ssl=client_context, compression=None) as ws,
         ):
-            for size in (10, 70_000, 1 << 20, 5, 3 << 20):
+            for size in sizes:
                 data = os.urandom(size)
                 await ws.send(data)
                 assert await ws.recv() == data
 
     run_on(main())
+    assert sum(tls_writes) > 2 * sum(sizes)  # both ways
+    assert max(tls_writes) <= ENCRYPT_SIZE
 
 
 def test_finished_connections_are_freed_without_the_cyclic_gc(

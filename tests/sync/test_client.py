@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import threading
@@ -11,6 +12,7 @@ import pytest
 import airsocket
 from airsocket import ArgumentError, ConnectionClosedOK, InvalidHandshake, InvalidStatus, InvalidURI
 from airsocket.sync import connect
+from airsocket.tls import ENCRYPT_SIZE
 
 from .helpers import STEP, RawPeer, asyncio_server, raw_server, running, sync_server, url
 
@@ -133,6 +135,22 @@ class TestTLS:
                 assert ws.recv(timeout=STEP) == b"\x01" * (1 << 20)
                 assert ws.ping(timeout=STEP) >= 0
             assert ws.close_code == 1000
+
+    def test_large_messages_go_to_tls_a_piece_at_a_time(
+        self, tls: tuple[ssl.SSLContext, ssl.SSLContext], tls_writes: list[int]
+    ) -> None:
+        # Each piece's ciphertext is taken before the next goes in: the memory
+        # BIO never holds a whole megabyte (see airsocket.tls.ENCRYPT_SIZE).
+        server_context, client_context = tls
+        data = os.urandom(3 << 20)
+        with (
+            sync_server(ssl=server_context, compression=None) as server,
+            connect(url(server, "wss"), ssl=client_context, compression=None) as ws,
+        ):
+            ws.send(data)
+            assert ws.recv(timeout=STEP) == data
+        assert sum(tls_writes) > 6 << 20  # both ways
+        assert max(tls_writes) <= ENCRYPT_SIZE
 
     def test_server_close_over_tls(self, tls: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
         server_context, client_context = tls

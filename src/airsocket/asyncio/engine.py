@@ -48,6 +48,7 @@ from ..protocol.http import Request, Response
 from ..protocol.keepalive import Keepalive, Pings
 from ..protocol.options import Options
 from ..protocol.uri import WebSocketURI
+from ..tls import plaintext_pieces
 from .alarms import Alarm, AlarmClock, alarm_clock
 from .waiters import Waiters
 
@@ -179,6 +180,8 @@ class Engine(asyncio.BufferedProtocol):
         self._into_payload = False
         #: The transport writes a list in one system call without joining it.
         self._gathers = False
+        #: The transport is TLS.
+        self._encrypts = False
 
     # ------------------------------------------------------------------
     # asyncio.BufferedProtocol
@@ -191,6 +194,7 @@ class Engine(asyncio.BufferedProtocol):
         transport.set_write_buffer_limits(high=limit, low=limit // 4)
         # See _write_gathered: whether writelines() joins the list.
         self._gathers = type(transport).writelines is not asyncio.WriteTransport.writelines
+        self._encrypts = transport.get_extra_info("sslcontext") is not None
         if self.options.open_timeout is not None:
             self._open_deadline = self.loop.time() + self.options.open_timeout
             self._wake_at(self._open_deadline)
@@ -579,6 +583,14 @@ class Engine(asyncio.BufferedProtocol):
         """
         transport = self.transport
         assert transport is not None, "_flush() checked"
+        if self._encrypts:
+            # A write a piece: TLS encrypts each and passes it on before the
+            # next (see tls.ENCRYPT_SIZE), where a list went into its memory
+            # BIO whole.
+            for view in views:
+                for piece in plaintext_pieces(view):
+                    transport.write(piece)
+            return
         if self._gathers:
             transport.writelines(views)
             return

@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 from ..protocol.states import Chunk
+from ..tls import ENCRYPT_SIZE, plaintext_pieces
 
 __all__ = ["Output", "Transport", "remaining"]
 
@@ -192,9 +193,17 @@ class Transport:
         tls = self._tls
         if tls is None:
             return chunks
+        # A large chunk a piece at a time, its ciphertext taken out after
+        # each (see ENCRYPT_SIZE).
+        output: list[Chunk] = []
         for chunk in chunks:
-            tls.write(chunk)
-        return self._take_output()
+            if len(chunk) <= ENCRYPT_SIZE:
+                tls.write(chunk)
+                continue
+            for piece in plaintext_pieces(chunk):
+                tls.write(piece)
+                output += self._take_output()
+        return output + self._take_output()
 
     def encode_end(self) -> list[Chunk]:
         """Return what to write before ending the stream (TLS close_notify)."""
