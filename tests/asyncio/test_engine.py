@@ -511,12 +511,13 @@ class JoiningTransport(asyncio.Transport):
     def __init__(self, extra: dict[str, object]) -> None:
         super().__init__(extra)
         self.written: list[bytes] = []
+        self.closing = False
 
     def write(self, data) -> None:
         self.written.append(bytes(data))
 
     def is_closing(self) -> bool:
-        return False
+        return self.closing
 
     def get_write_buffer_size(self) -> int:
         return 0
@@ -591,6 +592,18 @@ class TestGatheredWrites:
             engine._write_gathered([b"head", memoryview(b"x" * 100_000)])
             await step(engine.closed)
             assert isinstance(engine.error, OSError)
+
+        run(main())
+
+    def test_a_lost_tls_transport_is_not_written_to(self, run):
+        async def main():
+            transport = JoiningTransport({"sslcontext": ssl.create_default_context()})
+            engine = server_engine(Options(compression=None), asyncio.get_running_loop())
+            engine.connection_made(transport)
+            transport.closing = True
+            engine._write_gathered([b"head", memoryview(b"y" * 200_000)])
+            assert transport.written == []
+            engine._clock.cancel(engine._alarm)
 
         run(main())
 

@@ -586,7 +586,10 @@ class Engine(asyncio.BufferedProtocol):
         if self._encrypts:
             # A write a piece: TLS encrypts each and passes it on before the
             # next (see tls.ENCRYPT_SIZE), where a list went into its memory
-            # BIO whole.
+            # BIO whole. Not once the transport is lost: asyncio's TLS counts
+            # every write then, and logs each past the fifth.
+            if transport.is_closing():
+                return
             for view in views:
                 for piece in plaintext_pieces(view):
                     transport.write(piece)
