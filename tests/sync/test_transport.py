@@ -41,17 +41,25 @@ def test_remaining() -> None:
         remaining(0.0, "x")
 
 
+def tls_pair(tls: tuple[ssl.SSLContext, ssl.SSLContext]) -> tuple[Transport, Transport]:
+    """(client, server): TLS transports over a socket pair, their handshake done."""
+    server_context, client_context = tls
+    left, right = socket.socketpair()
+    client = Transport(left, client_context, server_hostname="127.0.0.1")
+    server = Transport(right, server_context, server_side=True)
+    shaker = threading.Thread(target=server.handshake_tls, args=(None,))
+    shaker.start()
+    try:
+        assert client.handshake_tls(None) == b""
+    finally:
+        shaker.join(STEP)
+    return client, server
+
+
 class TestTLSInMemory:
     def test_round_trip_and_close_notify(self, tls: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
-        server_context, client_context = tls
-        left, right = socket.socketpair()
-        client = Transport(left, client_context, server_hostname="127.0.0.1")
-        server = Transport(right, server_context, server_side=True)
-        shaker = threading.Thread(target=server.handshake_tls, args=(None,))
-        shaker.start()
+        client, server = tls_pair(tls)
         try:
-            assert client.handshake_tls(None) == b""
-            shaker.join(STEP)
             for chunk in client.encode([b"hello ", b"world"]):
                 client.sendall(chunk)
             received = b""
@@ -69,7 +77,6 @@ class TestTLSInMemory:
                 data, eof = server.decode(server.recv())
                 assert data == b""
         finally:
-            shaker.join(STEP)
             client.close()
             server.close()
 
@@ -88,6 +95,31 @@ class TestTLSInMemory:
 
 
 class TestOutput:
+    def test_a_broken_tls_session_fails_like_a_write(
+        self, tls: tuple[ssl.SSLContext, ssl.SSLContext]
+    ) -> None:
+        # The peer's stream ended without close_notify: TLS encrypts nothing
+        # more. The output reports it as a failed write (send() then raises
+        # ConnectionClosed), where SSLEOFError came out of send() and close().
+        client, server = tls_pair(tls)
+        client.end()  # a FIN, no close_notify
+        eof = False
+        while not eof:
+            assert server.wait_readable(STEP)
+            _, eof = server.decode(server.recv())
+        lock = threading.Lock()
+        output = Output(server, lock)
+        try:
+            with lock:
+                output.queue([b"frame"])
+                assert isinstance(output.error, ssl.SSLError)
+                output.queue([b"close frame", b""])  # nothing more is tried
+            assert not output.flush(wait=True)
+            assert not output.flush(wait=False)
+        finally:
+            output.close()
+            client.close()
+
     def test_writes_in_order_and_ends_the_stream(self) -> None:
         left, right = socket.socketpair()
         lock = threading.Lock()

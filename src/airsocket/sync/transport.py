@@ -282,26 +282,37 @@ class Output:
             out: byte strings to write, with ``b""`` (the core's
                 ``END_OF_STREAM``) where the stream is to end.
         """
+        if self.error is not None:
+            return  # the stream is broken: nothing more goes out
         transport = self.transport
-        if not out:
-            self._pending += transport.pending_output()
-            return
-        start = 0
-        for index, chunk in enumerate(out):
-            if not chunk:  # END_OF_STREAM
-                self._pending += transport.encode(out[start:index]) + transport.encode_end()
-                self._pending.append(b"")
-                start = index + 1
-        if start < len(out):
-            self._pending += transport.encode(out[start:])
+        try:
+            if not out:
+                self._pending += transport.pending_output()
+                return
+            start = 0
+            for index, chunk in enumerate(out):
+                if not chunk:  # END_OF_STREAM
+                    self._pending += transport.encode(out[start:index]) + transport.encode_end()
+                    self._pending.append(b"")
+                    start = index + 1
+            if start < len(out):
+                self._pending += transport.encode(out[start:])
+        except ssl.SSLError as exc:
+            # The TLS session is over (the peer's stream ended without
+            # close_notify, or broke) and encrypts nothing more: a failed
+            # write, reported by flush(), where it raised out of send() and
+            # close().
+            self.error = exc
 
     def flush(self, wait: bool) -> bool:
-        """Write what is queued; False if the socket failed. Call it without the lock.
+        """Write what is queued; False if the socket or TLS failed. Call it without the lock.
 
         Args:
             wait: wait for the thread writing now (and so until this thread's
                 output is written); without it, leave the output to that thread.
         """
+        if self.error is not None:
+            return False
         if not wait and not self._pending:
             return True  # whoever queues output flushes next: nothing is stranded
         while self._write_lock.acquire(blocking=wait):
