@@ -2,13 +2,17 @@
 
 Run from the project root after ``pip install -e .``, pinned to one core::
 
-    taskset -c 0 python bench/micro_client.py [--loop uvloop] [--bursts 400]
+    taskset -c 0 python bench/micro_client.py [--loop uvloop] [--bursts 400] [--roundtrip]
 
 A client connection of the asyncio API over a transport that only counts
 bytes: for each burst, 256 awaited ``send`` of 64 bytes, one loop iteration
 (the deferred write), the 256 echoes fed in one read, 256 ``recv``. Prints
 the best of several rounds in ns a message (CPU time). What the bench adds
 to it is the system calls and the loop's polling, which this leaves out.
+
+``--roundtrip``: the bench "roundtrip" instead, one 32-byte message at a
+time: ``send``, then ``recv`` waits and the echo is fed from the next loop
+iteration, which wakes it (ns a round trip).
 
 Set ``AIRSOCKET_SRC`` to time another copy of the sources (say, the commit
 before) and ``AIRSOCKET_NO_SPEEDUPS=1`` for the pure-Python path.
@@ -93,10 +97,31 @@ async def cost(bursts: int) -> float:
     return (time.process_time() - start) / (bursts * BURST) * 1e9
 
 
+async def roundtrip_cost(count: int) -> float:
+    """CPU ns a round trip over ``count`` of them, after a warm-up."""
+    connection, engine = await opened_client()
+    loop = asyncio.get_running_loop()
+    payload = os.urandom(32)
+    echo = b"\x82\x20" + payload
+    send, recv = connection.send, connection.recv
+
+    async def run(count: int) -> None:
+        for _ in range(count):
+            await send(payload)
+            loop.call_soon(feed, engine, echo)  # arrives while recv() waits
+            await recv()
+
+    await run(500)
+    start = time.process_time()
+    await run(count)
+    return (time.process_time() - start) / count * 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--bursts", type=int, default=400, help="bursts a round")
+    parser.add_argument("--roundtrip", action="store_true", help="32 B round trips instead")
     args = parser.parse_args()
     if args.loop == "uvloop":
         import uvloop
@@ -104,8 +129,12 @@ def main() -> None:
         run: Any = uvloop.run
     else:
         run = asyncio.run
-    best = min(run(cost(args.bursts)) for _ in range(ROUNDS))
-    print(f"{args.loop}: {best:.0f} ns a message")
+    if args.roundtrip:
+        best = min(run(roundtrip_cost(args.bursts * 50)) for _ in range(ROUNDS))
+        print(f"{args.loop}: {best:.0f} ns a round trip")
+    else:
+        best = min(run(cost(args.bursts)) for _ in range(ROUNDS))
+        print(f"{args.loop}: {best:.0f} ns a message")
 
 
 if __name__ == "__main__":

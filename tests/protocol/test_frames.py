@@ -174,10 +174,12 @@ class TestRFC6455Section5_3Masker:
         data = bytes((i * 7) & 0xFF for i in range(size))
         first = masker.frame(Opcode.BINARY, kind(data), False)
         second = masker.frame(Opcode.TEXT, kind(data), True)
-        key_one, key_two = source.draws[0][:4], source.draws[0][4:8]
+        third = masker.frame(Opcode.PING, kind(data[:125]), False)
+        key_one, key_two, key_three = (source.draws[0][i : i + 4] for i in (0, 4, 8))
         assert first == serialize_frame(Opcode.BINARY, data, mask=key_one)
         assert second == serialize_frame(Opcode.TEXT, data, rsv1=True, mask=key_two)
-        assert masker.key() == source.draws[0][8:12]  # frames and keys share the sequence
+        assert third == serialize_frame(Opcode.PING, data[:125], mask=key_three)
+        assert masker.key() == source.draws[0][12:16]  # frames and keys share the sequence
 
     def test_a_draw_of_another_size_is_an_error(self, masker_class: Any) -> None:
         masker = masker_class(lambda n: bytes(n - 4))

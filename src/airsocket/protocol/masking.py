@@ -143,7 +143,10 @@ def apply_mask_python(data: BytesLike, mask: bytes, /) -> bytes:
     Raises:
         ValueError: ``mask`` is not exactly 4 bytes long.
     """
-    data, n = _flat(data, mask)
+    if type(data) is bytes and len(mask) == 4:
+        n = len(data)  # a frame's payload, as usual: no call of _flat (see MaskerPython.frame)
+    else:
+        data, n = _flat(data, mask)
     if n <= _SMALL:
         key = int.from_bytes(mask, "little") * _REPEAT[n] & _LOW_BITS[n]
         return (int.from_bytes(data, "little") ^ key).to_bytes(n, "little")
