@@ -171,23 +171,20 @@ def apply_mask_python(data: BytesLike, mask: bytes, /) -> bytes:
     # in others; 16 MiB: 4000 page faults a call -> none).
     buffer = io.BytesIO(bytes(n))
     with buffer.getbuffer() as view, memoryview(data) as source:
-        for start, stop, piece in _masked_pieces(source, n, mask):
-            view[start:stop] = piece
+        _mask_by_pieces(source, mask, view)
     return buffer.getvalue()
 
 
-def _masked_pieces(
-    source: memoryview, n: int, mask: bytes, /
-) -> Iterator[tuple[int, int, bytearray]]:
-    """Yield ``(start, stop, piece)``: ``source[start:stop]`` masked, 64 KiB at a time.
+def _mask_by_pieces(source: memoryview, mask: bytes, target: memoryview, /) -> None:
+    """Write ``source`` XORed with ``mask`` to the start of ``target``, 64 KiB at a time.
 
-    ``n`` is at least 4. Each piece is read from ``source`` when it is made, so
-    writing it back to where it came from before the next is made is safe.
+    ``source`` is at least 4 bytes long. Each piece is read from it before it
+    is written: ``target`` may be ``source`` itself (masking in place).
     """
-    for start, stop in _spans(n, _CHUNK):
+    for start, stop in _spans(len(source), _CHUNK):
         piece = bytearray(source[start:stop])
         _mask_lanes(piece, mask, piece, 0)
-        yield start, stop, piece
+        target[start:stop] = piece
 
 
 def apply_mask_into_python(
@@ -213,9 +210,8 @@ def apply_mask_into_python(
             _check_room(len(flat), offset, n)
             if n > _CHUNK and _unshared(data):
                 # 64 KiB at a time, never the whole payload masked beside it.
-                with memoryview(data) as source:
-                    for start, stop, piece in _masked_pieces(source, n, mask):
-                        flat[offset + start : offset + stop] = piece
+                with memoryview(data) as source, flat[offset : offset + n] as target:
+                    _mask_by_pieces(source, mask, target)
             else:
                 flat[offset : offset + n] = apply_mask_python(data, mask)
         return
@@ -316,10 +312,7 @@ class PayloadBufferPython:
             if length < _TRANSLATE_MIN:
                 data[:] = apply_mask_python(data, mask)
             else:
-                # In place 64 KiB at a time: each piece is read before it is
-                # written back.
-                for start, stop, piece in _masked_pieces(data, length, mask):
-                    data[start:stop] = piece
+                _mask_by_pieces(data, mask, data)  # in place, 64 KiB at a time
 
     def take(self) -> bytes:
         """Return the payload as bytes and let go of it.
