@@ -74,19 +74,20 @@ _HEAD_64 = struct.Struct("!BBQ").pack
 _CLOSE_CODE = struct.Struct("!H")
 
 
+def _short_headers(mask_bit: int) -> dict[int, tuple[bytes, ...]]:
+    """The headers of final text and binary frames of fewer than 126 bytes, by opcode and length."""
+    return {
+        opcode: tuple(_HEAD_7(0x80 | opcode, mask_bit | length) for length in range(126))
+        for opcode in (0x1, 0x2)
+    }
+
+
 #: ``SHORT_HEADERS[opcode][length]``: the header of an unmasked, final frame of
 #: fewer than 126 bytes, built once: the lookup costs a third of a struct.pack
 #: (the small-message echo sends one per message; bench "burst").
-SHORT_HEADERS: dict[int, tuple[bytes, ...]] = {
-    opcode: tuple(_HEAD_7(0x80 | opcode, length) for length in range(126)) for opcode in (0x1, 0x2)
-}
-
-
+SHORT_HEADERS = _short_headers(0)
 #: The same with the mask bit set, for a client's frames (MaskerPython.frame).
-_MASKED_HEADERS: dict[int, tuple[bytes, ...]] = {
-    opcode: tuple(_HEAD_7(0x80 | opcode, 0x80 | length) for length in range(126))
-    for opcode in (0x1, 0x2)
-}
+_MASKED_HEADERS = _short_headers(0x80)
 
 
 def is_valid_close_code(code: int) -> bool:
