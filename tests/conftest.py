@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from airsocket.protocol.connection import Connection
+
+
+def _record_sizes(
+    monkeypatch: pytest.MonkeyPatch, owner: type, name: str, size_of: Callable[[Any], int]
+) -> list[int]:
+    """Wrap the method ``owner.name(self, arg)`` for the test: append ``size_of(arg)`` a call."""
+    sizes: list[int] = []
+    original = getattr(owner, name)
+
+    def recorded(self: Any, arg: Any) -> Any:
+        sizes.append(size_of(arg))
+        return original(self, arg)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return sizes
 
 
 @pytest.fixture
@@ -17,15 +33,7 @@ def reads_in_place(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     Each call of ``Connection.receive_into`` (the core's side of reading in
     place, see ``receive_buffer``) appends its size.
     """
-    sizes: list[int] = []
-    original = Connection.receive_into
-
-    def counted(self: Connection, size: int) -> None:
-        sizes.append(size)
-        original(self, size)
-
-    monkeypatch.setattr(Connection, "receive_into", counted)
-    return sizes
+    return _record_sizes(monkeypatch, Connection, "receive_into", int)
 
 
 @pytest.fixture
@@ -35,12 +43,4 @@ def tls_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     Each call of ``ssl.SSLObject.write`` appends its size: asyncio's TLS,
     uvloop's and the blocking API's all encrypt through an SSLObject.
     """
-    sizes: list[int] = []
-    original = ssl.SSLObject.write
-
-    def write(self: ssl.SSLObject, data: Any) -> int:
-        sizes.append(len(data))
-        return original(self, data)
-
-    monkeypatch.setattr(ssl.SSLObject, "write", write)
-    return sizes
+    return _record_sizes(monkeypatch, ssl.SSLObject, "write", len)

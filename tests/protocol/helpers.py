@@ -19,8 +19,9 @@ import dataclasses
 import os
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -476,3 +477,16 @@ def speedups_flag(module: str, value: str | None, prelude: str = "") -> str:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     return done.stdout.strip()
+
+
+_T = TypeVar("_T")
+
+
+def traced_peak(work: Callable[[], _T]) -> tuple[_T, int]:
+    """Run ``work()``; return its result and the peak of memory Python allocated meanwhile."""
+    tracemalloc.start()
+    try:
+        result = work()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

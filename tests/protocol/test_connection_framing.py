@@ -7,8 +7,6 @@ rules run in both roles.
 
 from __future__ import annotations
 
-import tracemalloc
-
 import pytest
 
 from airsocket.protocol import connection
@@ -53,6 +51,7 @@ from .helpers import (
     opener,
     parse_frames,
     receive,
+    traced_peak,
     wire_frame,
 )
 
@@ -352,12 +351,9 @@ class TestRFC6455Section5_4Fragmentation:
         )
         reads = chunks(data, piece)
         conn = opened(role)
-        tracemalloc.start()
-        try:
-            events = [event for read in reads for event in conn.receive_data(read)]
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        events, peak = traced_peak(
+            lambda: [event for read in reads for event in conn.receive_data(read)]
+        )
         assert events == [BinaryMessage(payload)]
         assert type(events[0].data) is bytes  # type: ignore[attr-defined]
         assert peak < 1.5 * size

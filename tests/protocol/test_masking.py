@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tracemalloc
 from collections.abc import Callable
 from types import ModuleType
 
@@ -16,7 +15,7 @@ from airsocket.protocol.masking import (
     apply_mask_python,
 )
 
-from .helpers import speedups_flag
+from .helpers import speedups_flag, traced_peak
 
 MASK = b"\x8a\x3f\x00\xf1"
 LARGE_SIZES = [1023, 4095, 4096, 4097, 65535, 65536, 65537, 1 << 20, (1 << 20) + 3]
@@ -62,12 +61,7 @@ def test_a_large_payload_is_masked_into_the_bytes_returned(n: int) -> None:
     # masked pieces and their join), whose pages the allocator faulted in
     # again call after call.
     data = payload(n)
-    tracemalloc.start()
-    try:
-        result = apply_mask_python(data, MASK)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result, peak = traced_peak(lambda: apply_mask_python(data, MASK))
     assert result == reference(data, MASK)
     assert type(result) is bytes
     assert peak < n + (256 << 10)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import tracemalloc
 from typing import Any
 
 import pytest
 
 from airsocket.protocol.masking import PayloadBufferPython, apply_mask_python
+
+from .helpers import traced_peak
 
 MASK = b"\x37\xfa\x21\x3d"
 MiB = 1 << 20
@@ -129,15 +130,14 @@ def test_filled_in_place_and_handed_over_without_a_copy(cls: Any) -> None:
     # would peak at twice the payload).
     data = bytes(range(256)) * (4 * MiB // 256)
     masked = apply_mask_python(data, MASK)
-    tracemalloc.start()
-    try:
+
+    def fill_and_take() -> bytes:
         buffer = cls(len(data))
         for offset in range(0, len(data), 65536):  # 64 KiB reads, as a loop hands them over
             buffer.write(offset, memoryview(masked)[offset : offset + 65536], MASK)
-        taken = buffer.take()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+        return buffer.take()
+
+    taken, peak = traced_peak(fill_and_take)
     assert taken == data
     assert type(taken) is bytes
     assert peak < 1.25 * len(data)
