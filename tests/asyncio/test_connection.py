@@ -503,7 +503,7 @@ class TestBackpressure:
             ):
                 peer = await served.accepted()
                 sending = asyncio.ensure_future(_send_all(ws, messages))
-                await eventually(lambda: peer.engine._reading_paused)
+                await eventually(lambda: peer.engine.reading_paused)
                 held = peer.backlog()
                 assert 4 <= held < 40
                 assert not peer.engine.transport.is_reading()
@@ -513,7 +513,7 @@ class TestBackpressure:
                 got = [await step(peer.recv()) for _ in range(40)]
                 assert got == messages
                 await step(sending)
-                assert not peer.engine._reading_paused
+                assert not peer.engine.reading_paused
                 assert peer.engine.transport.is_reading()
 
         run(main())
@@ -526,7 +526,7 @@ class TestBackpressure:
                     await ws.send(str(i))
                 await ws.send("end")
                 await eventually(lambda: peer.backlog() == 41)
-                assert not peer.engine._reading_paused
+                assert not peer.engine.reading_paused
 
         run(main())
 

@@ -881,7 +881,7 @@ class TestEngineCalls:
                 await peer.upgrade()
                 ws = await served_connection(served)
                 peer.send(frame(1, b"a") + frame(1, b"b"))
-                await eventually(lambda: ws.engine._reading_paused)
+                await eventually(lambda: ws.engine.reading_paused)
                 ws.engine.close(1001)
                 assert await peer.read_close() == (1001, "")
                 peer.send(frame(8, close_payload(1001)))
@@ -899,7 +899,7 @@ class TestEngineCalls:
             engine = Engine(Core(Role.SERVER), None, asyncio.get_running_loop())
             engine.pause_reading()
             engine.resume_reading()
-            assert not engine._reading_paused
+            assert not engine.reading_paused
             assert not engine.write_paused
             await engine.drain()
 

@@ -425,7 +425,11 @@ class TestRFC6455Section5_5ControlFrames:
         assert events == [Ping(b"tick")]
         # RFC 6455 5.5.2/5.5.3: the PONG carries the PING's application data.
         mask = MASK if role is Role.CLIENT else None
+        # outgoing is what data_to_send() returns next: the engine reads it
+        # where wants_write would cost a call.
+        assert conn.wants_write and conn.outgoing == [wire_frame(0xA, b"tick", mask=mask)]
         assert conn.data_to_send() == [wire_frame(0xA, b"tick", mask=mask)]
+        assert not conn.wants_write and conn.outgoing == []
 
     @ROLES
     def test_ping_of_125_bytes_is_answered(self, role: Role) -> None:
@@ -776,6 +780,8 @@ class TestReadingStraightIntoTheMessage:
         at = start + first
         reads = 0
         while (view := conn.receive_buffer()) is not None:
+            # The engine asks for a view only while frame_left says a frame is under way.
+            assert conn.frame_left > len(view)
             size = min(len(view), 1001)  # reads of odd sizes: the mask turns
             view[:size] = wire[at : at + size]
             view.release()
@@ -788,6 +794,19 @@ class TestReadingStraightIntoTheMessage:
             assert reads > 0 and at == len(wire) - 1  # one byte short of the end
         assert conn.receive_data(wire[at:]) == [BinaryMessage(payload)]
         assert conn.receive_buffer() is None
+        assert conn.frame_left == 0
+
+    @ROLES
+    def test_frame_left_counts_the_payload_still_to_come(self, role: Role) -> None:
+        conn = opened(role)
+        assert conn.frame_left == 0
+        wire = frame_to(role, 0x2, b"z" * 300)
+        conn.receive_data(wire[:-120])
+        assert conn.frame_left == 120
+        conn.receive_data(wire[-120:-20])
+        assert conn.frame_left == 20
+        assert conn.receive_data(wire[-20:]) == [BinaryMessage(b"z" * 300)]
+        assert conn.frame_left == 0
 
     @ROLES
     def test_no_view_between_frames_for_text_or_after_a_failure(

@@ -47,6 +47,7 @@ from ..protocol.frames import CloseCode, Opcode, is_sendable_close_code
 from ..protocol.http import Request, Response
 from ..protocol.keepalive import Keepalive, Pings
 from ..protocol.options import Options
+from ..protocol.states import Chunk
 from ..protocol.uri import WebSocketURI
 from ..tls import plaintext_pieces
 from .alarms import Alarm, AlarmClock, alarm_clock
@@ -175,8 +176,11 @@ class Engine(asyncio.BufferedProtocol):
         self._keepalive = Keepalive(None, None, 0.0)
         #: Seconds of the last PING's round trip, keepalive included; 0 before any.
         self.latency = 0.0
-        self._reading_paused = False
+        #: Whether reading is paused (the application's queue is full).
+        self.reading_paused = False
         self._read_view: memoryview | None = None
+        # This thread's read buffer (see get_buffer), looked up once.
+        self._shared_buffer = _shared_read_buffer()
         self._into_payload = False
         #: The transport writes a list in one system call without joining it.
         self._gathers = False
@@ -209,10 +213,12 @@ class Engine(asyncio.BufferedProtocol):
         every connection of this thread shares, so that an idle connection
         holds no read buffer (bench "rss").
         """
-        view = self.core.receive_buffer()
+        core = self.core
+        # Asked only inside a frame: between frames, one call fewer a read.
+        view = core.receive_buffer() if core.frame_left else None
         self._into_payload = view is not None
         if view is None:
-            view = _shared_read_buffer()
+            view = self._shared_buffer
         self._read_view = view
         return view
 
@@ -224,7 +230,8 @@ class Engine(asyncio.BufferedProtocol):
         if self._into_payload:
             self.core.receive_into(nbytes)
         else:
-            self.data_received(view[:nbytes].tobytes())
+            # data_received's body, not a call of it: the read of every small message.
+            self._received(self.core.receive_data(view[:nbytes].tobytes()))
 
     def data_received(self, data: bytes) -> None:
         """Feed the core, write what it queued, then hand events up."""
@@ -233,7 +240,7 @@ class Engine(asyncio.BufferedProtocol):
     def _received(self, events: list[Event]) -> None:
         core = self.core
         self._sent_since_wait = False
-        if core.wants_write:
+        if core.outgoing:
             self._flush()  # the PONG is on the wire before the PING is dispatched
         if events:
             self._receiving = True
@@ -241,7 +248,7 @@ class Engine(asyncio.BufferedProtocol):
                 self._dispatch(events)
             finally:
                 self._receiving = False
-            if core.wants_write:
+            if core.outgoing:
                 self._flush()
         if core.input_pending:
             self.loop.call_soon(self.apply_pending_input, False)
@@ -401,10 +408,11 @@ class Engine(asyncio.BufferedProtocol):
             InvalidState: the connection is not OPEN.
             ArgumentError: ``data`` is neither str nor bytes-like.
         """
-        self.core.send(data)
+        core = self.core
+        core.send(data)
         if not (defer or self._sent_since_wait or self._receiving):
             self._sent_since_wait = True
-            self._flush()
+            self._write(core.data_to_send())  # _flush's body: one call fewer a message
             return
         # Held for one write (bench "burst", client role: 256 sends in 2
         # writes, not 256), but never more than 64 KiB: then backpressure
@@ -424,12 +432,19 @@ class Engine(asyncio.BufferedProtocol):
         if not self._receiving:
             self._flush()
 
-    def flush_deferred(self) -> None:
-        """Write what deferred sends queued; the application waits for input next."""
+    def flush_deferred(self, waits: bool = False) -> None:
+        """Write what deferred sends queued; the application waits for input next.
+
+        ``waits``: it is about to wait (``recv``); then also apply what waited
+        behind its messages (``apply_pending_input``), in the same call.
+        """
         self._flush_scheduled = False
         self._sent_since_wait = False
-        if self.core.wants_write:
+        core = self.core
+        if core.outgoing:
             self._flush()
+        if waits and core.input_pending:
+            self.apply_pending_input()
 
     def send_frame_control(self, opcode: int, data: bytes) -> None:
         """Send a PING (9) or PONG (10) with ``data``.
@@ -525,14 +540,14 @@ class Engine(asyncio.BufferedProtocol):
 
     def pause_reading(self) -> None:
         """Stop reading from the transport (the application's queue is full)."""
-        if not self._reading_paused and self.transport is not None:
-            self._reading_paused = True
+        if not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
             self.transport.pause_reading()
 
     def resume_reading(self) -> None:
         """Read from the transport again."""
-        if self._reading_paused and self.transport is not None:
-            self._reading_paused = False
+        if self.reading_paused and self.transport is not None:
+            self.reading_paused = False
             if not self.transport.is_closing():
                 self.transport.resume_reading()
 
@@ -540,8 +555,11 @@ class Engine(asyncio.BufferedProtocol):
     # Writing and timers
 
     def _flush(self) -> None:
+        self._write(self.core.data_to_send())
+
+    def _write(self, out: list[Chunk]) -> None:
+        """Write what the core queued (``data_to_send()``), in order."""
         self._deferred = 0
-        out = self.core.data_to_send()
         transport = self.transport
         if transport is None or not out:
             return

@@ -128,7 +128,6 @@ class Connection(OpeningHandshake):
         "_discard",
         "_expect_mask",
         "_frame_fin",
-        "_frame_left",
         "_frame_mask",
         "_frame_offset",
         "_frame_opcode",
@@ -146,6 +145,7 @@ class Connection(OpeningHandshake):
         "_pending_failure",
         "close_received",
         "close_sent",
+        "frame_left",
         "hold_input",
     )
 
@@ -192,7 +192,11 @@ class Connection(OpeningHandshake):
         self._offer: handshake.ClientOffer | None = None
         self._awaiting_answer = False
         self._request_error: InvalidHandshake | None = None
-        self._out: list[Chunk] = []
+        #: What to write, in order: what :meth:`data_to_send` returns next.
+        #: Empty (false) when there is nothing. Read it, never change it: a
+        #: bare attribute, where ``wants_write`` costs a call (the I/O layer
+        #: looks at it several times a message).
+        self.outgoing: list[Chunk] = []
         self._head = bytearray()
         self._tail = b""
         self._discard = False
@@ -203,7 +207,9 @@ class Connection(OpeningHandshake):
         #: that found it returned no event.
         self.hold_input = False
         # The frame whose payload is still arriving (partial mode).
-        self._frame_left = 0
+        #: Payload bytes of the frame in progress still to come; 0 between
+        #: frames (the I/O layer asks for :meth:`receive_buffer` only then).
+        self.frame_left = 0
         self._frame_opcode = 0
         self._frame_fin = False
         self._frame_mask: bytes | None = None
@@ -289,12 +295,12 @@ class Connection(OpeningHandshake):
     @property
     def wants_write(self) -> bool:
         """Whether ``data_to_send()`` has something to return."""
-        return bool(self._out)
+        return bool(self.outgoing)
 
     def data_to_send(self) -> list[Chunk]:
         """Return (and forget) what to write, in order; see :data:`END_OF_STREAM`."""
-        out = self._out
-        self._out = []
+        out = self.outgoing
+        self.outgoing = []
         return out
 
     # ------------------------------------------------------------------
@@ -355,7 +361,7 @@ class Connection(OpeningHandshake):
         the buffer until after it reported the read).
         """
         payload = self._payload
-        left = self._frame_left
+        left = self.frame_left
         if payload is None or left < 2 or self._tail or self._discard or self.input_pending:
             return None
         offset = self._frame_offset
@@ -369,14 +375,14 @@ class Connection(OpeningHandshake):
             ValueError: no such view is open, or ``size`` is out of its range.
         """
         payload = self._payload
-        if payload is None or not 0 < size < self._frame_left:
+        if payload is None or not 0 < size < self.frame_left:
             raise ValueError("receive_into() without the room from receive_buffer()")
         offset = self._frame_offset
         mask = self._mask_at(offset)
         if mask is not None:
             payload.unmask(offset, size, mask)
         self._frame_offset = offset + size
-        self._frame_left -= size
+        self.frame_left -= size
 
     def _mask_at(self, offset: int) -> bytes | None:
         """The frame's masking key as it lines up with payload byte ``offset``."""
@@ -438,7 +444,7 @@ class Connection(OpeningHandshake):
         self._tail = b""
         pos = 0
         end = len(buf)
-        if self._frame_left:
+        if self.frame_left:
             pos = self._continue_frame(buf, 0, end, events)
         expect_mask = self._expect_mask
         scan = _scan_frames
@@ -575,12 +581,12 @@ class Connection(OpeningHandshake):
         self._frame_opcode = opcode
         self._frame_fin = fin
         self._frame_mask = mask
-        self._frame_left = length
+        self.frame_left = length
         self._frame_offset = 0
 
     def _continue_frame(self, buf: bytes, pos: int, end: int, events: list[Event]) -> int:
         """Consume what ``buf[pos:end]`` holds of a frame in partial mode."""
-        take = min(self._frame_left, end - pos)
+        take = min(self.frame_left, end - pos)
         if self._payload is not None:
             return self._continue_payload(self._payload, buf, pos, take, events)
         chunk = buf[pos : pos + take]
@@ -588,8 +594,8 @@ class Connection(OpeningHandshake):
         if mask is not None and chunk:
             chunk = apply_mask(chunk, mask)
         self._frame_offset += take
-        self._frame_left -= take
-        last = not self._frame_left
+        self.frame_left -= take
+        last = not self.frame_left
         if self._frame_opcode >= 8:
             parts = self._control_parts
             if parts is None:
@@ -612,8 +618,8 @@ class Connection(OpeningHandshake):
         with memoryview(buf) as view:
             payload.write(offset, view[pos : pos + take], self._mask_at(offset))
         self._frame_offset = offset + take
-        self._frame_left -= take
-        if not self._frame_left:
+        self.frame_left -= take
+        if not self.frame_left:
             self._payload = None
             self._msg_opcode = 0
             self._msg_wire = 0
@@ -681,7 +687,7 @@ class Connection(OpeningHandshake):
                 echo = None if code == CloseCode.NO_STATUS_RCVD else code
                 self._queue_close(echo, "")
             elif self.role is Role.SERVER:
-                self._out.append(END_OF_STREAM)
+                self.outgoing.append(END_OF_STREAM)
             self._discard = True  # RFC 6455 5.5.1: nothing more is read after a close
             events.append(CloseReceived(code, reason))
 
@@ -701,7 +707,7 @@ class Connection(OpeningHandshake):
             raise InvalidState(_OPEN_REQUIRED)
         if self._next_mask is not None or self._deflate is not None:
             raise InvalidState("prepared frames need a server connection without compression")
-        self._out.append(frame)
+        self.outgoing.append(frame)
 
     @property
     def takes_prepared(self) -> bool:
@@ -771,7 +777,7 @@ class Connection(OpeningHandshake):
         length = len(payload)
         if self._masked_frame is not None:
             if length < _SPLIT_SIZE:
-                self._out.append(self._masked_frame(opcode, payload, rsv1))
+                self.outgoing.append(self._masked_frame(opcode, payload, rsv1))
             else:
                 # Header and masked payload leave as two chunks, never joined:
                 # joining copied the payload again only to put 14 bytes in
@@ -781,16 +787,16 @@ class Connection(OpeningHandshake):
                 assert self._next_mask is not None, "a client's masker has both"
                 mask = self._next_mask()
                 header = frame_header(opcode, length, rsv1=rsv1, masked=True) + mask
-                self._out += (header, apply_mask(payload, mask))
+                self.outgoing += (header, apply_mask(payload, mask))
             return
         if length < 126 and not rsv1:
-            self._out.append(SHORT_HEADERS[opcode][length] + payload)
+            self.outgoing.append(SHORT_HEADERS[opcode][length] + payload)
         elif length >= _SPLIT_SIZE and type(payload) is bytes:
             # Header and payload leave as two chunks: a large payload is not
             # copied only to put 10 bytes in front of it (bench: 1 MiB echo).
-            self._out += (frame_header(opcode, length, rsv1=rsv1), payload)
+            self.outgoing += (frame_header(opcode, length, rsv1=rsv1), payload)
         else:
-            self._out.append(build_frame(opcode, payload, None, rsv1))
+            self.outgoing.append(build_frame(opcode, payload, None, rsv1))
 
     def send_ping(self, data: bytes | bytearray | memoryview = b"") -> None:
         """Queue a PING (payload at most 125 bytes).
@@ -821,7 +827,7 @@ class Connection(OpeningHandshake):
 
     def _send_frame(self, opcode: int, payload: bytes | bytearray | memoryview) -> None:
         mask = self._next_mask() if self._next_mask is not None else None
-        self._out.append(build_frame(opcode, payload, mask, False))
+        self.outgoing.append(build_frame(opcode, payload, mask, False))
 
     def send_close(self, code: int | None = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Start the closing handshake (RFC 6455 7.1.2); None sends no code.
@@ -868,7 +874,7 @@ class Connection(OpeningHandshake):
             # Not queued before: END_OF_STREAM otherwise follows only a close
             # received (nothing is parsed after it), a refused handshake, or a
             # failure, which happens once.
-            self._out.append(END_OF_STREAM)
+            self.outgoing.append(END_OF_STREAM)
         events.append(ConnectionFailed(error))
 
     def _queue_close(self, code: int | None, reason: str, payload: bytes | None = None) -> None:
@@ -878,4 +884,4 @@ class Connection(OpeningHandshake):
         self.close_sent = (CloseCode.NO_STATUS_RCVD if code is None else code, reason)
         self.state = State.CLOSING
         if self.role is Role.SERVER and self.close_received is not None:
-            self._out.append(END_OF_STREAM)  # RFC 6455 7.1.1: the server closes TCP first
+            self.outgoing.append(END_OF_STREAM)  # RFC 6455 7.1.1: the server closes TCP first

@@ -44,12 +44,12 @@ class OpeningHandshake:
         "_head",
         "_key",
         "_offer",
-        "_out",
         "_random",
         "_request_error",
         "_tail",
         "failure",
         "options",
+        "outgoing",
         "request",
         "response",
         "role",
@@ -67,13 +67,13 @@ class OpeningHandshake:
     subprotocol: str | None
     select_subprotocol: Callable[..., Any] | None
     failure: ProtocolError | InvalidHandshake | None
+    outgoing: list[Chunk]
     _random: Callable[[int], bytes]
     _deflate: deflate.PerMessageDeflate | None
     _key: str
     _offer: handshake.ClientOffer | None
     _awaiting_answer: bool
     _request_error: InvalidHandshake | None
-    _out: list[Chunk]
     _head: bytearray
     _tail: bytes
 
@@ -96,7 +96,7 @@ class OpeningHandshake:
         self._key = handshake.generate_key(self._random)
         offer = deflate.client_offer(self.options) if self.options.compression else None
         self.request = handshake.build_request(uri, self._key, self.options, offer)
-        self._out.append(serialize_request(self.request))
+        self.outgoing.append(serialize_request(self.request))
         return self.request
 
     def accept(self) -> list[Event]:
@@ -129,7 +129,7 @@ class OpeningHandshake:
             if accepted is not None:
                 answer, self._deflate = accepted
         self.response = handshake.build_accept(offer, self.options, self.subprotocol, answer)
-        self._out.append(serialize_response(self.response))
+        self.outgoing.append(serialize_response(self.response))
         self.state = State.OPEN
         self._offer = None
         events: list[Event] = [Opened(self.subprotocol, self.response)]
@@ -175,7 +175,7 @@ class OpeningHandshake:
             answer = handshake.reject(answer, self.options, body)
         self.response = answer
         self._awaiting_answer = False
-        self._out += (serialize_response(answer), END_OF_STREAM)
+        self.outgoing += (serialize_response(answer), END_OF_STREAM)
         self.state = State.CLOSED
         self._offer = None
         return answer
@@ -249,6 +249,6 @@ class OpeningHandshake:
         if self.role is Role.SERVER:
             self.reject(handshake.reject(error, self.options))
         else:
-            self._out.append(END_OF_STREAM)
+            self.outgoing.append(END_OF_STREAM)
             self.state = State.CLOSED
         return [HandshakeFailed(error, self.response)]
