@@ -179,8 +179,9 @@ class Engine(asyncio.BufferedProtocol):
         #: Whether reading is paused (the application's queue is full).
         self.reading_paused = False
         self._read_view: memoryview | None = None
-        # This thread's read buffer (see get_buffer), looked up once.
-        self._shared_buffer = _shared_read_buffer()
+        # The loop thread's read buffer (see get_buffer), looked up once the
+        # transport is made: an engine may be built on another thread.
+        self._shared_buffer: memoryview
         self._into_payload = False
         #: The transport writes a list in one system call without joining it.
         self._gathers = False
@@ -199,6 +200,7 @@ class Engine(asyncio.BufferedProtocol):
         # See _write_gathered: whether writelines() joins the list.
         self._gathers = type(transport).writelines is not asyncio.WriteTransport.writelines
         self._encrypts = transport.get_extra_info("sslcontext") is not None
+        self._shared_buffer = _shared_read_buffer()
         if self.options.open_timeout is not None:
             self._open_deadline = self.loop.time() + self.options.open_timeout
             self._wake_at(self._open_deadline)
