@@ -216,7 +216,10 @@ class Engine(asyncio.BufferedProtocol):
         holds no read buffer (bench "rss").
         """
         core = self.core
-        # Asked only inside a frame: between frames, one call fewer a read.
+        # Asked only inside a frame: between frames, one call fewer a read
+        # (with the other calls cut from a message's path in bench/README's
+        # "13 Python calls fewer": micro_client.py --roundtrip on uvloop,
+        # pure 11.1-13.3 -> 9.8-11.1 us, C 8.1-9.9 -> 7.3-8.4).
         view = core.receive_buffer() if core.frame_left else None
         self._into_payload = view is not None
         if view is None:
@@ -232,7 +235,8 @@ class Engine(asyncio.BufferedProtocol):
         if self._into_payload:
             self.core.receive_into(nbytes)
         else:
-            # data_received's body, not a call of it: the read of every small message.
+            # data_received's body, not a call of it: the read of every small
+            # message (one of the 13 calls cut, see get_buffer).
             self._received(self.core.receive_data(view[:nbytes].tobytes()))
 
     def data_received(self, data: bytes) -> None:
@@ -414,7 +418,7 @@ class Engine(asyncio.BufferedProtocol):
         core.send(data)
         if not (defer or self._sent_since_wait or self._receiving):
             self._sent_since_wait = True
-            self._write(core.data_to_send())  # _flush's body: one call fewer a message
+            self._write(core.data_to_send())  # _flush's body: one of the 13 calls cut (get_buffer)
             return
         # Held for one write (bench "burst", client role: 256 sends in 2
         # writes, not 256), but never more than 64 KiB: then backpressure
